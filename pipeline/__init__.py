@@ -1,0 +1,1 @@
+"""Customer-prediction AutoML pipeline: one module per DVC stage (see dvc.yaml)."""

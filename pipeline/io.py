@@ -1,0 +1,106 @@
+"""Reading user tables (CSV/Parquet, ids as strings) and atomic writes (temp file, then rename)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.errors import InputError
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def read_table(path: str | Path, role: str, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a user CSV/Parquet file; `string_columns` (ids) are read as text so '00042' stays '00042'."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: {role} file not found.")
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(f"{path}: {role} file must be .csv or .parquet, got '{suffix or 'no suffix'}'.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: {role} file is empty.")
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, dtype={c: str for c in string_columns}, keep_default_na=True)
+        else:
+            frame = pd.read_parquet(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
+        raise InputError(f"{path}: cannot read {role} file: {str(err).splitlines()[0]}") from err
+    if frame.empty:
+        raise InputError(f"{path}: {role} file has a header but no rows.")
+    for column in string_columns:
+        if column in frame.columns:
+            # Parquet may hold ints; ids are always compared as text.
+            frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield a temp directory; it replaces `path` whole only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def write_text(text: str, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and timestamps in JSON outputs."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,132 @@
+"""params.yaml -> frozen dataclasses. The only reader of params; an unknown key is an InputError.
+
+Each stage reads the sections it declares in dvc.yaml (`params:`), e.g. prepare reads seed, data, split.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from pipeline.errors import InputError
+
+DEFAULT_PATH = Path("params.yaml")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    n_customers: int = 20000
+    events_per_customer: float = 30.0     # mean events per customer over the history window
+    positive_rate: float = 0.15           # intercept is solved so the mean true probability hits this
+    history_days: int = 365
+    snapshot_date: str = "2026-01-01"     # events end here; it is also the default cutoff
+    missing_rate: float = 0.08            # scale of the missing-at-random / not-at-random masks
+    outlier_rate: float = 0.003           # share of rows with data-entry errors (x100, 999 ...)
+    order_effect: float = 1.6             # log-odds of "complaint then failed payment" (order-only signal)
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = "synthetic"             # synthetic | files
+    customers: str = "data/raw/customers.csv"
+    events: str | None = None
+    id_column: str = "customer_id"
+    target: str = "churn"
+    positive_label: Any = 1
+    timestamp_column: str = "timestamp"
+    event_type_column: str | None = "event_type"
+    cutoff: str | None = None
+    numeric: list[str] = field(default_factory=list)       # force numeric (else inferred)
+    categorical: list[str] = field(default_factory=list)   # force categorical (else inferred)
+    ignore: list[str] = field(default_factory=list)        # columns that are never features
+    max_unmatched_event_share: float = 0.2  # above this share of unknown-customer events: an error
+    max_category_levels: int = 1000         # a text column with more levels (and mostly unique) is id-like: dropped
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    test_size: float = 0.2
+    column: str | None = None             # a customers column holding train/test; overrides the random split
+
+
+@dataclass(frozen=True)
+class EdaParams:
+    bins: int = 30
+    max_categories: int = 12              # levels shown per categorical before "other"
+    top_relations: int = 15               # strongest univariate relations listed
+    iqr_k: float = 1.5                    # fence width for the outlier counts shown (the outliers stage has its own k)
+
+
+@dataclass(frozen=True)
+class Params:
+    seed: int = 42
+    data: DataParams = field(default_factory=DataParams)
+    split: SplitParams = field(default_factory=SplitParams)
+    eda: EdaParams = field(default_factory=EdaParams)
+
+
+def _build(cls: type[T], raw: Any, where: str) -> T:
+    """Recursively build dataclass `cls` from a dict, rejecting unknown keys with their dotted path."""
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise InputError(f"params: '{where}' must be a mapping, got {type(raw).__name__}.")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    if unknown := sorted(set(raw) - known):
+        dotted = [f"{where}.{k}" if where else str(k) for k in unknown]
+        raise InputError(f"params: unknown key(s) {dotted}; known keys under '{where or 'top level'}': {sorted(known)}.")
+    kwargs = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        path = f"{where}.{name}" if where else name
+        kwargs[name] = _build(hint, value, path) if dataclasses.is_dataclass(hint) else _check(hint, value, path)
+    return cls(**kwargs)
+
+
+def _check(hint: Any, value: Any, path: str) -> Any:
+    """Light type check so a string where a number belongs fails here, not deep in a stage."""
+    origin = typing.get_origin(hint)
+    allowed = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed or Any in allowed:
+        return value
+    for option in allowed:
+        base = typing.get_origin(option) or option
+        if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if base is list and isinstance(value, list):
+            return list(value)
+        if isinstance(base, type) and isinstance(value, base) and not (base is int and isinstance(value, bool)):
+            return value
+    raise InputError(f"params: '{path}' should be {hint}, got {value!r}.")
+
+
+def load_params(path: str | Path = DEFAULT_PATH) -> Params:
+    """Read and validate the whole params file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: params file not found.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise InputError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from err
+    try:
+        return _build(Params, raw, "")
+    except InputError as err:
+        raise InputError(f"{path}: {err}") from err
+
+
+def add_params_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", type=Path, default=DEFAULT_PATH, help="params file (default: params.yaml)")
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)

@@ -1,0 +1,45 @@
+"""Canonical column names and the layout of the prepared data that every later stage reads.
+
+`prepare` renames the user's id/target/timestamp/event-type columns to these names, so later
+stages never look at params for column names; meta.json keeps the user's names for reports.
+
+data/interim/prepared/            (one DVC output directory, written atomically)
+  train.parquet, test.parquet     customers: customer_id (str), target (int8 0/1), static features
+                                  (numeric -> float64, categorical -> str with None for missing)
+  events.parquet                  only when has_events: customer_id, timestamp (datetime64[ns], naive),
+                                  event_type (str, when has_event_type), numeric value columns (float64);
+                                  events at/after the cutoff and of unknown customers already dropped;
+                                  sorted by customer_id, timestamp
+  truth.parquet                   only when has_truth (synthetic data): customer_id, true_probability.
+                                  NEVER a feature: only the report's oracle row reads it.
+  meta.json                       see PreparedMeta below
+"""
+from __future__ import annotations
+
+ID = "customer_id"
+TARGET = "target"
+TIMESTAMP = "timestamp"
+EVENT_TYPE = "event_type"
+TRUE_PROBABILITY = "true_probability"
+SPLIT = "split"
+TRAIN, TEST = "train", "test"
+
+RESERVED = (ID, TARGET, SPLIT)
+
+# Keys of meta.json (a plain dict, written with pipeline.io.write_json):
+#   source            "synthetic" | "files"
+#   files             {"customers": str | None, "events": str | None}
+#   columns           {"id": user id column, "target": user target column, "positive_label": value,
+#                      "timestamp": ..., "event_type": ... | None}
+#   numeric           [static numeric feature columns]      (order kept from the file)
+#   categorical       [static categorical feature columns]
+#   has_events, has_event_type, has_truth   bool
+#   event_numeric     [numeric value columns of the event log]
+#   event_types       [sorted distinct event types seen in the whole (kept) event log]
+#   cutoff            ISO timestamp | None  (user's cutoff; synthetic: the snapshot date)
+#   as_of             ISO timestamp | None  reference time for recency features: cutoff, or else the
+#                                           latest kept event timestamp
+#   n_train, n_test, positive_rate_train, n_events
+#   dropped           {"events_unknown_customer": int, "events_after_cutoff": int,
+#                      "columns_all_missing": [..], "columns_id_like": [..]}
+#   warnings          [human-readable strings, one per warned case]
