@@ -9,11 +9,14 @@ TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: run test venv clean
 
+# dvc runs each stage's cmd in a shell: put the venv first on PATH so `python` is ours.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
 run: $(STAMP)
-	$(BIN)/dvc repro
+	dvc repro
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	python -m pytest -q
 
 venv: $(STAMP)
 

@@ -66,11 +66,51 @@ class EdaParams:
 
 
 @dataclass(frozen=True)
+class ImputeParams:
+    numeric: str = "median"               # median | mean | constant | knn | iterative
+    categorical: str = "most_frequent"    # most_frequent | missing (an explicit "missing" level)
+    add_indicator: bool = True            # <col>__missing columns for columns with missing train values
+    fill_value: float = 0.0               # numeric fill when numeric == constant
+    knn_neighbors: int = 5
+
+
+@dataclass(frozen=True)
+class OutlierParams:
+    k: float = 1.5                        # IQR fence width: [q1 - k*iqr, q3 + k*iqr], fitted on train
+    mode: str = "drop"                    # drop | clip | none (test/new rows are only ever clipped)
+    exempt: list[str] = field(default_factory=list)   # numeric columns never fenced
+    min_unique: int = 10                  # numeric columns with fewer distinct train values are exempt
+    max_drop_share: float = 0.25          # refuse a setting that drops more of the train set
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    max_seq_len: int = 64                 # last N events per customer for the sequence model
+    windows_days: list[int] = field(default_factory=lambda: [30, 90])  # recent windows for activity/trend
+    ratios: list[list[str]] = field(default_factory=list)              # [numerator, denominator] pairs
+    buckets: dict[str, list[float]] = field(default_factory=dict)      # column -> bucket edges
+    log_skew: float = 1.0                 # log1p non-negative numeric columns whose train skew exceeds this
+    rare_min_share: float = 0.01          # categorical levels rarer than this (on train) become "infrequent"
+    max_event_types: int = 30             # most frequent train event types kept; the rest -> "other"
+
+
+@dataclass(frozen=True)
+class ResampleParams:
+    method: str = "smote"                 # smote | smotenc | random_over | none (smote -> smotenc when categoricals)
+    sampling_strategy: float | str = 0.5  # minority/majority ratio after resampling, or "auto" (balance)
+    k_neighbors: int = 5
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 42
     data: DataParams = field(default_factory=DataParams)
     split: SplitParams = field(default_factory=SplitParams)
     eda: EdaParams = field(default_factory=EdaParams)
+    impute: ImputeParams = field(default_factory=ImputeParams)
+    outliers: OutlierParams = field(default_factory=OutlierParams)
+    features: FeatureParams = field(default_factory=FeatureParams)
+    resample: ResampleParams = field(default_factory=ResampleParams)
 
 
 def _build(cls: type[T], raw: Any, where: str) -> T:
