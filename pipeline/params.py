@@ -5,6 +5,7 @@ Each stage reads the sections it declares in dvc.yaml (`params:`), e.g. prepare 
 from __future__ import annotations
 
 import argparse
+import datetime
 import dataclasses
 import types
 import typing
@@ -63,6 +64,7 @@ class EdaParams:
     max_categories: int = 12              # levels shown per categorical before "other"
     top_relations: int = 15               # strongest univariate relations listed
     iqr_k: float = 1.5                    # fence width for the outlier counts shown (the outliers stage has its own k)
+    max_plots: int = 30                   # histograms / level charts drawn per kind; eda.json still has every column
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,8 @@ def _check(hint: Any, value: Any, path: str) -> Any:
     allowed = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
     if value is None and type(None) in allowed or Any in allowed:
         return value
+    if str in allowed and isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()  # YAML reads an unquoted 2026-01-01 as a date
     for option in allowed:
         base = typing.get_origin(option) or option
         if base is float and isinstance(value, (int, float)) and not isinstance(value, bool):

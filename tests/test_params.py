@@ -76,3 +76,9 @@ def test_missing_and_invalid_files(tmp_path):
     bad.write_text("seed: [1, 2\n")
     with pytest.raises(InputError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_unquoted_yaml_date_is_accepted_as_text(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data:\n  cutoff: 2026-01-01\n")
+    assert load_params(path).data.cutoff == "2026-01-01"

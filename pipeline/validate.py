@@ -1,0 +1,243 @@
+"""Input contract for the customers table (DESIGN.md section 2): raw frame in, canonical frame out.
+
+Every hard problem is an InputError whose one line names the file, the column and the rows (1-based
+data rows, header excluded) or values. Soft problems (all-missing or id-like columns) are dropped,
+counted in a Report and logged. prepare uses this for training data; predict reuses it for new
+customers (target optional, feature types fixed by the training run), so both take one code path.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputError, show_rows, show_values
+from pipeline.params import DataParams
+from pipeline.schema import ID, RESERVED, TARGET
+
+log = logging.getLogger(__name__)
+
+NUMERIC_SHARE = 0.9          # a text column this numeric is a numeric column with typos ('12,5'), not a categorical
+PLAIN_NUMBERS = "write plain numbers ('.' for decimals, no units or thousands separators)"
+ID_LIKE_UNIQUE_SHARE = 0.5   # above this share of distinct values a many-level text column is an id, not a category
+
+
+def rows_where(mask: Any) -> list[int]:
+    """1-based data-row numbers (header excluded) of the True entries: how users count rows in a file."""
+    return (np.flatnonzero(np.asarray(mask, dtype=bool)) + 1).tolist()
+
+
+def distinct(series: pd.Series) -> list[Any]:
+    """Distinct values as plain Python scalars, missing as None, so messages read 5 and None, not np.int64(5), nan."""
+    return [None if v is None or v is pd.NaT or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v
+            for v in series.drop_duplicates().tolist()]
+
+
+def blank(series: pd.Series) -> pd.Series:
+    """Missing or whitespace-only cells."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+        return series.isna()          # numbers and dates cannot be whitespace; skip the costly text conversion
+    return series.isna() | (series.astype("string").str.strip() == "").fillna(False).astype(bool)
+
+
+def label_key(value: Any) -> str:
+    """Comparable form of a target label: 1, 1.0, '1', ' 1 ' and True all give '1'; text is case-folded."""
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    text = str(value).strip().lower()
+    try:
+        number = float(text)
+    except ValueError:
+        return {"true": "1", "false": "0"}.get(text, text)
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def to_numeric(series: pd.Series, file_label: str, column: str, strict: bool,
+               hint: str = "or take it out of data.numeric") -> pd.Series | None:
+    """float64 values, or None for a text column (only when not strict); infinities are an error.
+
+    Strict (forced numeric, event values): any non-numeric text is an error. Inferred: a column that is
+    >= 90 % numbers is a numeric column with typos, an error rather than a silently categorical column.
+    """
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.infer_dtype(series, skipna=True) == "boolean":
+        values = series.astype("float64")    # bool (also bool with blanks, an object column) -> 0/1
+    else:
+        text = series.astype("string").str.strip()
+        present = text.notna() & (text != "")
+        values = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
+        if (bad := present & values.isna()).any():
+            if not strict and 1 - bad.sum() / present.sum() < NUMERIC_SHARE:
+                return None
+            raise InputError(f"{file_label}: column '{column}' is numeric but has non-numeric text at "
+                             f"{show_rows(rows_where(bad))}: {show_values(distinct(series[bad]))}; "
+                             f"{PLAIN_NUMBERS} {hint}.")
+    if (inf := np.isinf(values.to_numpy())).any():
+        raise InputError(f"{file_label}: column '{column}' has infinite values at {show_rows(rows_where(inf))}; "
+                         "use blanks for unknown values.")
+    return values
+
+
+def to_text(series: pd.Series) -> pd.Series:
+    """Categorical values as stripped str, None for missing; whole floats lose their '.0' (3.0 -> '3')."""
+    present = ~blank(series)
+    if pd.api.types.is_float_dtype(series) and (series[present] % 1 == 0).all():
+        series = series.astype("Int64")
+    text = series.astype("string").str.strip()
+    return text.astype(object).where(present, None)
+
+
+def _empty_dropped() -> dict[str, Any]:
+    return {"events_unknown_customer": 0, "events_after_cutoff": 0, "columns_all_missing": [], "columns_id_like": []}
+
+
+@dataclass
+class Report:
+    """Warnings and drop counters collected while validating; prepare writes them to meta.json."""
+
+    warnings: list[str] = field(default_factory=list)
+    dropped: dict[str, Any] = field(default_factory=_empty_dropped)
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+
+@dataclass(frozen=True)
+class CleanCustomers:
+    frame: pd.DataFrame        # ID (str), TARGET (int8, when present), features; index = file row order
+    numeric: list[str]         # float64 feature columns, file order
+    categorical: list[str]     # str/None feature columns, file order
+
+
+def columns_hint(columns: Iterable[Any]) -> str:
+    """The file's columns, shortened, so a 'not found' message shows what was there instead."""
+    names = [str(c) for c in columns]
+    return str(names[:15]) + (f" (+{len(names) - 15} more)" if len(names) > 15 else "")
+
+
+def require_column(frame: pd.DataFrame, column: str, file_label: str, role: str, key: str) -> None:
+    if column not in frame.columns:
+        raise InputError(f"{file_label}: {role} column '{column}' not found (params {key}); "
+                         f"columns are {columns_hint(frame.columns)}.")
+
+
+def clean_ids(series: pd.Series, file_label: str, column: str) -> pd.Series:
+    """Ids as stripped text ('00042' stays '00042'); a blank id cannot be joined or split on: an error."""
+    text = series.astype("string").str.strip()
+    if (missing := text.isna() | (text == "")).any():
+        raise InputError(f"{file_label}: column '{column}' has missing/blank ids at {show_rows(rows_where(missing))}.")
+    return text.astype(object)
+
+
+def _check_unique(ids: pd.Series, file_label: str, column: str) -> None:
+    if (dup := ids.duplicated(keep=False)).any():
+        raise InputError(f"{file_label}: column '{column}' has duplicate customer ids "
+                         f"{show_values(distinct(ids[dup]))} at {show_rows(rows_where(dup))}; each customer must appear once.")
+
+
+def encode_target(series: pd.Series, p: DataParams, file_label: str) -> pd.Series:
+    """int8 1 for data.positive_label, 0 for the other label; 1, 1.0, '1' and True compare equal."""
+    where = f"{file_label}: target column '{p.target}'"
+    if (missing := blank(series)).any():
+        raise InputError(f"{where} has missing values at {show_rows(rows_where(missing))}; every customer needs a label.")
+    keys = series.map(label_key)
+    first = series.groupby(keys, sort=True).first()          # one raw value per distinct label, for messages
+    first = pd.Series(first.tolist(), index=first.index, dtype=object)
+    counts = keys.value_counts()
+    shown = [f"{first[k]!r} (x{counts[k]})" for k in first.index]
+    if len(first) == 1:
+        raise InputError(f"{where} has only one class {shown}; a binary target needs two.")
+    if len(first) > 2:
+        rare = keys.isin(counts.index[2:])
+        raise InputError(f"{where} has {len(first)} distinct values {shown[:6]}; expected two "
+                         f"(0/1 or two labels); least common at {show_rows(rows_where(rare))}.")
+    if (positive := label_key(p.positive_label)) not in first.index:
+        raise InputError(f"{where}: data.positive_label {p.positive_label!r} does not occur; the values are "
+                         f"{first.tolist()}: set data.positive_label to one of them.")
+    return (keys == positive).astype("int8")
+
+
+def check_listed(p: DataParams, file_label: str, columns: Iterable[Any], keys: Sequence[str] = ("numeric", "categorical")) -> None:
+    """Columns named in data.numeric/categorical/ignore must exist: a typo would silently do nothing."""
+    both = sorted(set(p.numeric) & set(p.categorical))
+    if both:
+        raise InputError(f"params: column(s) {both} are in both data.numeric and data.categorical.")
+    for key in keys:
+        if missing := [c for c in getattr(p, key) if c not in set(columns)]:
+            raise InputError(f"params: data.{key} lists column(s) {missing} not found in {file_label}; "
+                             f"columns are {columns_hint(columns)}.")
+
+
+def _drop(report: Report, kind: str, name: str, message: str) -> None:
+    report.dropped[kind].append(name)
+    report.warn(message)
+
+
+def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, report: Report) -> CleanCustomers:
+    """Numeric vs categorical per column (data.numeric/categorical force it); empty and id-like columns dropped."""
+    cols: dict[str, pd.Series] = {}
+    numeric, categorical = [], []
+    for name in features.columns:
+        series = features[name]
+        if blank(series).all():
+            _drop(report, "columns_all_missing", name, f"{file_label}: column '{name}' is empty in every row: dropped.")
+            continue
+        forced = name in p.numeric
+        hint = "or take it out of data.numeric" if forced else "or list the column in data.categorical"
+        values = None if name in p.categorical else to_numeric(series, file_label, name, forced, hint)
+        if values is not None:
+            cols[name] = values
+            numeric.append(name)
+            continue
+        text = to_text(series)
+        levels = text.nunique()
+        if name not in p.categorical and levels > p.max_category_levels and levels > ID_LIKE_UNIQUE_SHARE * text.notna().sum():
+            _drop(report, "columns_id_like", name, f"{file_label}: column '{name}' looks like an id ({levels} distinct "
+                  f"text values): dropped; list it in data.categorical to keep it.")
+            continue
+        cols[name] = text
+        categorical.append(name)
+    return CleanCustomers(pd.DataFrame(cols, index=features.index), numeric, categorical)
+
+
+def _fixed_features(frame: pd.DataFrame, features: Mapping[str, Sequence[str]], file_label: str) -> CleanCustomers:
+    """New data: exactly the training run's columns and types; nothing inferred, nothing dropped."""
+    numeric, categorical = list(features["numeric"]), list(features["categorical"])
+    if missing := [c for c in numeric + categorical if c not in frame.columns]:
+        raise InputError(f"{file_label}: column(s) {missing} used by the model are missing; columns are {columns_hint(frame.columns)}.")
+    cols = {c: to_numeric(frame[c], file_label, c, True, "(the model was trained on numbers)") for c in numeric}
+    cols |= {c: to_text(frame[c]) for c in categorical}
+    return CleanCustomers(pd.DataFrame(cols, index=frame.index)[numeric + categorical], numeric, categorical)
+
+
+def validate_customers(frame: pd.DataFrame, p: DataParams, file_label: str, *, require_target: bool = True,
+                       features: Mapping[str, Sequence[str]] | None = None, report: Report | None = None) -> CleanCustomers:
+    """Check and canonicalise a customers table: ID, TARGET (int8), then features in file order.
+
+    `features` ({"numeric": [...], "categorical": [...]} from meta.json) fixes the columns and types for
+    new data; without it types are inferred. With require_target=False a target column, if any, is left out.
+    """
+    report = report if report is not None else Report()
+    require_column(frame, p.id_column, file_label, "id", "data.id_column")
+    if require_target:
+        require_column(frame, p.target, file_label, "target", "data.target")
+    ids = clean_ids(frame[p.id_column], file_label, p.id_column)
+    _check_unique(ids, file_label, p.id_column)
+    head = pd.DataFrame({ID: ids}, index=frame.index)
+    if require_target:
+        head[TARGET] = encode_target(frame[p.target], p, file_label)
+    if features is not None:
+        typed = _fixed_features(frame, features, file_label)
+    else:
+        check_listed(p, file_label, frame.columns)
+        rest = frame.drop(columns=[c for c in dict.fromkeys([p.id_column, p.target, *p.ignore]) if c in frame.columns])
+        if clash := [c for c in rest.columns if c in RESERVED]:
+            raise InputError(f"{file_label}: feature column(s) {clash} clash with reserved names {list(RESERVED)} "
+                             "used for id/target/split; rename them or list them in data.ignore.")
+        typed = _infer_features(rest, p, file_label, report)
+    return CleanCustomers(pd.concat([head, typed.frame], axis=1), typed.numeric, typed.categorical)
+

@@ -1,0 +1,156 @@
+"""Input contract for the event log: ids, timestamps (UTC, tz-naive), optional event type, numeric values.
+
+Like pipeline.validate: hard problems are one-line InputErrors naming file, column and rows; events of
+unknown customers (a few) and events at/after the cutoff are dropped, counted and warned. The cutoff is
+what keeps future information out of the features (DESIGN.md leakage rule 5).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.errors import InputError, show_rows, show_values
+from pipeline.params import DataParams
+from pipeline.schema import EVENT_TYPE, ID, TIMESTAMP
+from pipeline.validate import Report, blank, clean_ids, distinct, require_column, rows_where, to_numeric, to_text
+
+log = logging.getLogger(__name__)
+
+RESERVED_EVENT = (ID, TIMESTAMP, EVENT_TYPE)
+RELATIVE_WORDS = ("now", "today")   # pandas parses these as the current time: not reproducible, so rejected
+
+
+@dataclass(frozen=True)
+class CleanEvents:
+    frame: pd.DataFrame        # ID, TIMESTAMP, [EVENT_TYPE], numeric value columns; sorted by ID, TIMESTAMP
+    numeric: list[str]         # float64 value columns, file order
+    has_event_type: bool
+
+
+def parse_timestamps(series: pd.Series, file_label: str, column: str) -> pd.Series:
+    """datetime64[ns], tz-naive UTC (tz-aware values are converted, so mixed offsets still order correctly).
+
+    ISO 8601 is parsed vectorised first; only the leftovers go through pandas' slow per-value 'mixed' parser.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
+    elif pd.api.types.is_numeric_dtype(series):
+        raise InputError(f"{file_label}: column '{column}' holds numbers (e.g. {series.iloc[0]!r}), not date-times; "
+                         "write them like '2025-03-01 14:30' (ISO 8601).")
+    else:
+        text = series.astype("string").str.strip()
+        usable = text.notna() & (text != "") & ~text.str.lower().isin(RELATIVE_WORDS)
+        parsed = pd.to_datetime(text.where(usable), format="ISO8601", errors="coerce", utc=True)
+        if (retry := usable & parsed.isna()).any():
+            parsed[retry] = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
+        parsed = parsed.dt.tz_localize(None)
+    bad = parsed.isna() | (parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)
+    if bad.any():
+        raise InputError(f"{file_label}: column '{column}' has missing or unparsable timestamps at "
+                         f"{show_rows(rows_where(bad))}: {show_values(distinct(series[bad]))}; "
+                         "expected date-times like '2025-03-01 14:30' (ISO 8601).")
+    return parsed.astype("datetime64[ns]")
+
+
+def parse_cutoff(value: str | None, key: str = "data.cutoff") -> pd.Timestamp | None:
+    """The params cutoff as a tz-naive UTC timestamp, comparable with parse_timestamps output."""
+    if value is None:
+        return None
+    try:
+        cutoff = pd.Timestamp(value)
+    except ValueError as err:
+        raise InputError(f"params: {key} {value!r} is not a date/time (expected e.g. '2026-01-01').") from err
+    if pd.isna(cutoff) or str(value).strip().lower() in RELATIVE_WORDS:
+        raise InputError(f"params: {key} {value!r} is not a fixed date/time (expected e.g. '2026-01-01').")
+    return cutoff.tz_convert("UTC").tz_localize(None) if cutoff.tzinfo is not None else cutoff
+
+
+def _has_event_type(frame: pd.DataFrame, p: DataParams, file_label: str, report: Report) -> bool:
+    """A configured but absent type column means 'untyped events' (the default names one): warned, not fatal."""
+    if p.event_type_column is None:
+        return False
+    if p.event_type_column not in frame.columns:
+        report.warn(f"{file_label}: no event type column '{p.event_type_column}' (data.event_type_column): "
+                    "events are used without types; set data.event_type_column: null to silence this.")
+        return False
+    return True
+
+
+def _value_columns(frame: pd.DataFrame, p: DataParams, file_label: str, report: Report) -> dict[str, pd.Series]:
+    """Every other column is a numeric value channel (amount, quantity ...); text there is an error."""
+    skip = {p.id_column, p.timestamp_column, p.event_type_column, *p.ignore}
+    names = [c for c in frame.columns if c not in skip]
+    if clash := [c for c in names if c in RESERVED_EVENT]:
+        raise InputError(f"{file_label}: value column(s) {clash} clash with reserved names {list(RESERVED_EVENT)}; "
+                         "rename them or list them in data.ignore.")
+    values = {}
+    for name in names:
+        if blank(frame[name]).all():
+            report.dropped["columns_all_missing"].append(f"{name} (events)")
+            report.warn(f"{file_label}: event column '{name}' is empty in every row: dropped.")
+            continue
+        values[name] = to_numeric(frame[name], file_label, name, strict=True,
+                                  hint="or list the column in data.ignore (only the event type may be text)")
+    return values
+
+
+def _unmatched_message(unknown_ids: pd.Series, customer_ids: pd.Series, share: float, n: int, total: int,
+                       p: DataParams, file_label: str, customers_label: str) -> str:
+    """Mostly-unmatched ids are nearly always a format mismatch; say which one when it is leading zeros."""
+    unknown = pd.Series(unknown_ids.unique())
+    zero_fix = unknown.str.lstrip("0").isin(set(customer_ids.str.lstrip("0"))).mean() > 0.5
+    hint = ("the ids differ only in leading zeros ('00042' vs '42'): write them the same way in both files" if zero_fix
+            else "check that both files use the same id format (e.g. '00042' vs '42', a prefix, another column)")
+    return (f"{file_label}: {n:,} of {total:,} events ({share:.0%}) have a '{p.id_column}' that matches no customer "
+            f"in {customers_label} (allowed: data.max_unmatched_event_share={p.max_unmatched_event_share}); {hint}. "
+            f"Event ids: {show_values(unknown.head(3))}; customer ids: {show_values(customer_ids.head(3))}.")
+
+
+def _drop_unknown(events: pd.DataFrame, customer_ids: pd.Series, p: DataParams, file_label: str,
+                  customers_label: str, report: Report) -> pd.DataFrame:
+    unknown = ~events[ID].isin(set(customer_ids))
+    if not (n := int(unknown.sum())):
+        return events
+    share = n / len(events)
+    if share > p.max_unmatched_event_share or n == len(events):
+        raise InputError(_unmatched_message(events.loc[unknown, ID], customer_ids, share, n, len(events), p,
+                                            file_label, customers_label))
+    report.dropped["events_unknown_customer"] += n
+    report.warn(f"{file_label}: dropped {n:,} events ({share:.1%}) of {events.loc[unknown, ID].nunique()} customer "
+                f"id(s) not in {customers_label}, e.g. {show_values(distinct(events.loc[unknown, ID])[:3])}.")
+    return events[~unknown]
+
+
+def validate_events(frame: pd.DataFrame, p: DataParams, file_label: str, customer_ids: pd.Series, *,
+                    customers_label: str = "the customers file", report: Report | None = None) -> CleanEvents:
+    """Check and canonicalise an event log; events of unknown customers are dropped (a few) or an error."""
+    report = report if report is not None else Report()
+    require_column(frame, p.id_column, file_label, "id", "data.id_column")
+    require_column(frame, p.timestamp_column, file_label, "timestamp", "data.timestamp_column")
+    out = pd.DataFrame({ID: clean_ids(frame[p.id_column], file_label, p.id_column),
+                        TIMESTAMP: parse_timestamps(frame[p.timestamp_column], file_label, p.timestamp_column)})
+    has_type = _has_event_type(frame, p, file_label, report)
+    if has_type:
+        out[EVENT_TYPE] = to_text(frame[p.event_type_column])
+    values = _value_columns(frame, p, file_label, report)
+    out = pd.concat([out, pd.DataFrame(values, index=frame.index)], axis=1)
+    out = _drop_unknown(out, pd.Series(customer_ids, dtype=object), p, file_label, customers_label, report)
+    # mergesort is stable: same-time events keep their file order, so the sequence order is reproducible.
+    out = out.sort_values([ID, TIMESTAMP], kind="mergesort").reset_index(drop=True)
+    return CleanEvents(out, list(values), has_type)
+
+
+def apply_cutoff(events: pd.DataFrame, cutoff: pd.Timestamp | None, file_label: str, report: Report) -> pd.DataFrame:
+    """Drop events at/after the cutoff: nothing from the prediction window may leak into the features."""
+    if cutoff is None:
+        return events
+    late = events[TIMESTAMP] >= cutoff
+    if (n := int(late.sum())) == len(events):
+        raise InputError(f"{file_label}: all {n:,} events are at/after the cutoff {cutoff} (data.cutoff); "
+                         f"the earliest is {events[TIMESTAMP].min()}.")
+    if n:
+        report.dropped["events_after_cutoff"] += n
+        report.warn(f"{file_label}: dropped {n:,} events at/after the cutoff {cutoff}.")
+    return events[~late].reset_index(drop=True)

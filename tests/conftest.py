@@ -1,0 +1,70 @@
+"""Shared tiny data: a seeded customers table, a small event log, and file/params writers (all in tmp_path)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+
+def make_customers(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Raw customers as a user would export them: zero-padded ids, churn 0/1 (~30 % positive),
+    a numeric column with blanks, an integer column, a text categorical with blanks."""
+    rng = np.random.default_rng(seed)
+    churn = np.zeros(n, dtype=int)
+    churn[rng.choice(n, size=max(2, int(0.3 * n)), replace=False)] = 1
+    age = rng.normal(40, 12, n).round(1).astype(object)
+    age[rng.choice(n, size=n // 10, replace=False)] = None
+    plan = rng.choice(["basic", "plus", "pro"], n).astype(object)
+    plan[rng.choice(n, size=n // 10, replace=False)] = None
+    return pd.DataFrame({"customer_id": [f"{i:05d}" for i in range(1, n + 1)], "churn": churn, "age": age,
+                         "tenure_months": rng.integers(1, 60, n), "plan": plan})
+
+
+def make_events(customer_ids: list[str], per_customer: int = 3, seed: int = 0,
+                start: str = "2025-01-01") -> pd.DataFrame:
+    """A small event log: per customer a few typed, timestamped events with an amount, all before 2025-07."""
+    rng = np.random.default_rng(seed)
+    ids = np.repeat(customer_ids, per_customer)
+    minutes = rng.integers(0, 180 * 24 * 60, len(ids))
+    stamps = (pd.Timestamp(start) + pd.to_timedelta(minutes, unit="min")).strftime("%Y-%m-%d %H:%M:%S")
+    return pd.DataFrame({"customer_id": ids, "timestamp": stamps,
+                         "event_type": rng.choice(["login", "payment", "complaint"], len(ids)),
+                         "amount": rng.gamma(2.0, 20.0, len(ids)).round(2)})
+
+
+@pytest.fixture
+def customers_frame() -> pd.DataFrame:
+    return make_customers()
+
+
+@pytest.fixture
+def events_frame(customers_frame: pd.DataFrame) -> pd.DataFrame:
+    return make_events(customers_frame["customer_id"].tolist())
+
+
+@pytest.fixture
+def write_table(tmp_path: Path) -> Callable[[pd.DataFrame, str], Path]:
+    """Write a frame to tmp_path/name as CSV (no index) or Parquet, by suffix; returns the path."""
+    def write(frame: pd.DataFrame, name: str) -> Path:
+        path = tmp_path / name
+        if path.suffix == ".parquet":
+            frame.to_parquet(path, index=False)
+        else:
+            frame.to_csv(path, index=False)
+        return path
+    return write
+
+
+@pytest.fixture
+def write_params(tmp_path: Path) -> Callable[..., Path]:
+    """Write a params.yaml with the given sections (missing keys take the dataclass defaults)."""
+    def write(name: str = "params.yaml", **sections: Any) -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(sections, sort_keys=False))
+        return path
+    return write
