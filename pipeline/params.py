@@ -79,9 +79,9 @@ class ImputeParams:
 @dataclass(frozen=True)
 class OutlierParams:
     k: float = 1.5                        # IQR fence width: [q1 - k*iqr, q3 + k*iqr], fitted on train
-    mode: str = "drop"                    # drop | clip | none (test/new rows are only ever clipped)
+    mode: str = "clip"                    # drop | clip | none (test/new rows are only ever clipped)
     exempt: list[str] = field(default_factory=list)   # numeric columns never fenced
-    min_unique: int = 10                  # numeric columns with fewer distinct train values are exempt
+    min_unique: int = 20                  # numeric columns with fewer distinct train values are exempt
     max_drop_share: float = 0.25          # refuse a setting that drops more of the train set
 
 
@@ -104,6 +104,29 @@ class ResampleParams:
 
 
 @dataclass(frozen=True)
+class TuneParams:
+    trials: int = 50                      # per family, study-wide (all workers together)
+    timeout: float | None = None          # hard wall-clock budget in seconds for all families, final fits included
+    models: list[str] = field(default_factory=lambda: ["logreg", "forest", "xgb", "lstm"])
+    metric: str = "roc_auc"               # roc_auc | average_precision | log_loss
+    folds: int = 5                        # stratified K-fold on train, same folds for every family
+    storage: str | None = None            # Optuna RDB URL; default: sqlite file optuna/studies.db
+    study_name: str | None = None         # prefix of the per-family studies; default "customer-automl"
+    n_jobs: int = 1                       # parallel trials in this process
+    resume: bool = True                   # continue existing studies (False: start them afresh)
+    device: str = "auto"                  # auto | cpu | cuda (xgb and the sequence model)
+    pruner: str = "median"                # median | hyperband | none
+    lstm_max_epochs: int = 20             # epochs per sequence-model fit (early stopping usually ends sooner)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    threshold_rule: str = "max_f1"        # max_f1 | cost: threshold chosen on out-of-fold train predictions
+    cost_ratio: float = 5.0               # with threshold_rule cost: cost of a missed positive / a false alarm
+    n_boot: int = 1000                    # bootstrap resamples for the 95 % intervals
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 42
     data: DataParams = field(default_factory=DataParams)
@@ -113,6 +136,8 @@ class Params:
     outliers: OutlierParams = field(default_factory=OutlierParams)
     features: FeatureParams = field(default_factory=FeatureParams)
     resample: ResampleParams = field(default_factory=ResampleParams)
+    tune: TuneParams = field(default_factory=TuneParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
 
 
 def _build(cls: type[T], raw: Any, where: str) -> T:
