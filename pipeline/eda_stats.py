@@ -66,7 +66,7 @@ def describe_numeric(values: pd.Series) -> dict[str, Any]:
 
 
 def histogram_edges(train: pd.Series, bins: int) -> np.ndarray | None:
-    """Bin edges fixed on train: integer-centred for small counts, else over the central 99 % of values."""
+    """Bin edges fixed on train over the central 99 % of values; whole-number bins for integer data."""
     x = train.dropna().to_numpy(dtype=float)
     if not len(x):
         return None
@@ -75,8 +75,10 @@ def histogram_edges(train: pd.Series, bins: int) -> np.ndarray | None:
         lo, hi = x.min(), x.max()
     if lo == hi:
         return np.array([lo - 0.5, hi + 0.5])
-    if np.all(x == np.round(x)) and hi - lo + 1 <= bins:
-        return np.arange(np.floor(lo) - 0.5, np.ceil(hi) + 1.0)
+    if np.all(x == np.round(x)):        # counts, ages ...: whole-number bins avoid comb-like aliasing
+        width = max(1.0, float(np.ceil((hi - lo + 1) / bins)))
+        start = np.floor(lo) - 0.5
+        return start + width * np.arange(int(np.ceil((np.ceil(hi) + 0.5 - start) / width)) + 1)
     return np.linspace(lo, hi, bins + 1)
 
 
@@ -122,23 +124,23 @@ def level_labels(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), MISSING).astype(str)
 
 
-def top_levels(train: pd.Series, max_categories: int) -> list[str]:
-    """The most frequent train levels; ties broken by name so the choice is deterministic."""
-    counts = level_labels(train).value_counts()
+def top_levels(labels: pd.Series, max_categories: int) -> list[str]:
+    """The most frequent levels among `labels` (train); ties broken by name so the choice is deterministic."""
+    counts = labels.value_counts()
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [level for level, _ in ranked[:max_categories]]
 
 
-def grouped_levels(values: pd.Series, shown: list[str]) -> pd.Series:
+def grouped_levels(labels: pd.Series, shown: list[str]) -> pd.Series:
     """Levels outside `shown` (fixed on train) become OTHER."""
-    labels = level_labels(values)
     return labels.where(labels.isin(shown), OTHER)
 
 
 def describe_categorical(train: pd.Series, test: pd.Series, y_train: np.ndarray, max_categories: int) -> dict[str, Any]:
     """Top train levels + other: counts and shares per split, positive rate on train."""
-    shown = top_levels(train, max_categories)
-    tr, te = grouped_levels(train, shown), grouped_levels(test, shown)
+    train_labels, test_labels = level_labels(train), level_labels(test)
+    shown = top_levels(train_labels, max_categories)
+    tr, te = grouped_levels(train_labels, shown), grouped_levels(test_labels, shown)
     tr_counts, te_counts = tr.value_counts(), te.value_counts()
     positives = pd.Series(y_train, index=tr.index).groupby(tr).sum()
     levels = []
@@ -147,7 +149,7 @@ def describe_categorical(train: pd.Series, test: pd.Series, y_train: np.ndarray,
         levels.append({"level": level, "train": n_train, "test": n_test,
                        "train_share": share(n_train, len(tr)), "test_share": share(n_test, len(te)),
                        "positive_rate_train": share(int(positives.get(level, 0)), n_train)})
-    train_levels, test_levels = set(level_labels(train)), set(level_labels(test))
+    train_levels, test_levels = set(train_labels.unique()), set(test_labels.unique())
     return {"n_levels": {"train": len(train_levels), "test": len(test_levels),
                          "test_only": len(test_levels - train_levels)},
             "missing": {"train": int(train.isna().sum()), "test": int(test.isna().sum())},
