@@ -173,4 +173,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module's main, so the pickled imputer refers to pipeline.impute._text_nan
+    # (not __main__._text_nan, which no other process can load).
+    from pipeline.impute import main as module_main
+
+    module_main()

@@ -99,7 +99,8 @@ def build_meta(src: Sources, source: str, customers: CleanCustomers, events: Cle
     """meta.json, keys as in pipeline/schema.py: the user's names, types, counts, drops and warnings."""
     p, ev = src.data, None if events is None else events.frame
     typed = events is not None and events.has_event_type
-    as_of = src.cutoff if src.cutoff is not None or ev is None else ev[TIMESTAMP].max()
+    # Without a cutoff the snapshot is just after the latest event: features use events strictly before as_of.
+    as_of = src.cutoff if src.cutoff is not None or ev is None else ev[TIMESTAMP].max() + pd.Timedelta(seconds=1)
     return {
         "source": source,
         "files": {"customers": None if source == "synthetic" else p.customers,

@@ -38,7 +38,7 @@ RESERVED = (ID, TARGET, SPLIT)
 #   event_types       [sorted distinct event types seen in the whole (kept) event log]
 #   cutoff            ISO timestamp | None  (user's cutoff; synthetic: the snapshot date)
 #   as_of             ISO timestamp | None  reference time for recency features: cutoff, or else the
-#                                           latest kept event timestamp
+#                                           latest kept event + 1 s (features use events strictly before it)
 #   n_train, n_test, positive_rate_train, n_events
 #   dropped           {"events_unknown_customer": int, "events_after_cutoff": int,
 #                      "columns_all_missing": [..], "columns_id_like": [..]}

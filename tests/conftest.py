@@ -68,3 +68,31 @@ def write_params(tmp_path: Path) -> Callable[..., Path]:
         path.write_text(yaml.safe_dump(sections, sort_keys=False))
         return path
     return write
+
+
+STAGE_ARGS = {
+    "prepare": ["--out", "data/interim/prepared"],
+    "impute": ["--prepared", "data/interim/prepared", "--out", "data/interim/imputed",
+               "--model", "models/imputer.joblib", "--report", "reports/impute.json"],
+    "outliers": ["--imputed", "data/interim/imputed", "--out", "data/interim/filtered",
+                 "--fences", "models/fences.json", "--report", "reports/outliers.json"],
+    "features": ["--prepared", "data/interim/prepared", "--filtered", "data/interim/filtered",
+                 "--imputer", "models/imputer.joblib", "--fences", "models/fences.json",
+                 "--out", "data/features", "--transform", "models/transform.joblib"],
+    "resample": ["--features", "data/features", "--out", "data/resampled/train.parquet",
+                 "--report", "reports/resample.json"],
+}
+
+
+def run_stages(root: Path, params: Path, stages: list[str]) -> None:
+    """Run the stages' main() in order inside `root`, with the paths dvc.yaml uses."""
+    import importlib
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        for stage in stages:
+            importlib.import_module(f"pipeline.{stage}").main(["--params", str(params), *STAGE_ARGS[stage]])
+    finally:
+        os.chdir(cwd)

@@ -89,7 +89,7 @@ def test_customers_only(files):
 def test_id_and_target_only_with_events(files, customers_frame, tmp_path):
     data = run(load_params(files(customers_frame[["customer_id", "churn"]])))
     assert list(data.train.columns) == [ID, TARGET] and data.meta["numeric"] == data.meta["categorical"] == []
-    assert data.meta["n_events"] == 120 and data.meta["as_of"] == str(data.events[TIMESTAMP].max().isoformat())
+    assert data.meta["n_events"] == 120 and data.meta["as_of"] == (data.events[TIMESTAMP].max() + pd.Timedelta(seconds=1)).isoformat()
     write_prepared(data, tmp_path / "out")
     assert pd.read_parquet(tmp_path / "out" / "train.parquet").shape[1] == 2
 

@@ -1,0 +1,89 @@
+"""The fitted feature step: static features + event aggregates (+ sequence tensors), learned on train.
+
+`FeatureBuilder.fit` sees only training customers and their events (leakage rule 2); every later
+call (test split, new customers) applies the fitted parts unchanged.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.event_features import EventAggregator
+from pipeline.params import FeatureParams
+from pipeline.schema import ID, TARGET
+from pipeline.sequences import SequenceBatch, SequenceEncoder
+from pipeline.static_features import StaticFeatures
+
+log = logging.getLogger(__name__)
+
+
+def _events_of(events: pd.DataFrame | None, ids: pd.Series) -> pd.DataFrame | None:
+    return None if events is None else events[events[ID].isin(set(ids))]
+
+
+@dataclass
+class FeatureBuilder:
+    static: StaticFeatures
+    events: EventAggregator | None
+    event_encoding: StaticFeatures | None   # log/scale of the aggregates, fitted on train aggregates
+    sequences: SequenceEncoder | None
+    as_of: pd.Timestamp | None
+    empty_events: pd.DataFrame | None = None   # zero-row template: new customers scored without an events file
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, events: pd.DataFrame | None, columns: dict[str, list[str]],
+            p: FeatureParams, as_of: pd.Timestamp | None) -> FeatureBuilder:
+        """Fit every part on the training customers (and only their events)."""
+        numeric = columns["numeric"] + columns.get("indicators", [])
+        static = StaticFeatures(numeric=numeric, categorical=columns["categorical"], ratios=p.ratios,
+                                buckets=p.buckets, log_skew=p.log_skew, rare_min_share=p.rare_min_share)
+        static.fit(train)
+        if events is None:
+            return cls(static, None, None, None, None)
+        train_events = _events_of(events, train[ID])
+        aggregator = EventAggregator(windows_days=tuple(p.windows_days), max_event_types=p.max_event_types)
+        aggregator.fit(train_events, as_of)
+        aggregates = aggregator.transform(train_events, train[ID].to_numpy(), as_of)
+        encoding = StaticFeatures(numeric=list(aggregates.columns), categorical=[], log_skew=p.log_skew)
+        encoding.fit(aggregates)
+        encoder = SequenceEncoder(max_len=p.max_seq_len, max_event_types=p.max_event_types)
+        encoder.fit(train_events, as_of)
+        return cls(static, aggregator, encoding, encoder, as_of, events.iloc[:0].copy())
+
+    def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+        """Model matrix: customer_id, target (when present), static then event feature columns."""
+        parts = [self.static.transform(customers).reset_index(drop=True)]
+        if self.events is not None:
+            mine = _events_of(events, customers[ID]) if events is not None else _empty_like_events(self)
+            aggregates = self.events.transform(mine, customers[ID].to_numpy(), self.as_of)
+            parts.append(self.event_encoding.transform(aggregates.reset_index(drop=True)))
+        keys = customers[[c for c in (ID, TARGET) if c in customers.columns]].reset_index(drop=True)
+        out = pd.concat([keys, *parts], axis=1)
+        return out
+
+    def sequence_batch(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> SequenceBatch | None:
+        if self.sequences is None:
+            return None
+        mine = _events_of(events, customers[ID]) if events is not None else _empty_like_events(self)
+        return self.sequences.transform(mine, customers[ID].to_numpy(), self.as_of)
+
+    def manifest(self) -> dict[str, Any]:
+        """Names, kinds and sources of the model-matrix columns, for later stages and the report."""
+        rows = [{**d, "source": "static"} for d in self.static.describe()]
+        if self.event_encoding is not None:
+            rows += [{**d, "source": "events"} for d in self.event_encoding.describe()]
+        seq = None
+        if self.sequences is not None:
+            seq = {"max_len": self.sequences.max_len, "type_names": list(self.sequences.type_names_),
+                   "channels": list(self.sequences.channels_)}
+        return {"features": rows, "has_events": self.events is not None, "sequence": seq,
+                "as_of": None if self.as_of is None else self.as_of.isoformat()}
+
+
+def _empty_like_events(builder: FeatureBuilder) -> pd.DataFrame:
+    """New customers scored without an events file: treated as customers with no events."""
+    return builder.empty_events
