@@ -21,10 +21,6 @@ from pipeline.static_features import StaticFeatures
 log = logging.getLogger(__name__)
 
 
-def _events_of(events: pd.DataFrame | None, ids: pd.Series) -> pd.DataFrame | None:
-    return None if events is None else events[events[ID].isin(set(ids))]
-
-
 @dataclass
 class FeatureBuilder:
     static: StaticFeatures
@@ -44,22 +40,23 @@ class FeatureBuilder:
         static.fit(train)
         if events is None:
             return cls(static, None, None, None, None)
-        train_events = _events_of(events, train[ID])
+        # fit(..., customer_ids=train ids): only training customers' events are learned from.
+        train_ids = train[ID].to_numpy()
         aggregator = EventAggregator(windows_days=tuple(p.windows_days), max_event_types=p.max_event_types)
-        aggregator.fit(train_events, as_of)
-        aggregates = aggregator.transform(train_events, train[ID].to_numpy(), as_of)
+        aggregator.fit(events, as_of, customer_ids=train_ids)
+        aggregates = aggregator.transform(events, train_ids, as_of)
         encoding = StaticFeatures(numeric=list(aggregates.columns), categorical=[], log_skew=p.log_skew)
-        encoding.fit(aggregates)
+        encoding.fit(aggregates.reset_index(drop=True))
         encoder = SequenceEncoder(max_len=p.max_seq_len, max_event_types=p.max_event_types)
-        encoder.fit(train_events, as_of)
+        encoder.fit(events, as_of, customer_ids=train_ids)
         return cls(static, aggregator, encoding, encoder, as_of, events.iloc[:0].copy())
 
     def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
         """Model matrix: customer_id, target (when present), static then event feature columns."""
         parts = [self.static.transform(customers).reset_index(drop=True)]
         if self.events is not None:
-            mine = _events_of(events, customers[ID]) if events is not None else _empty_like_events(self)
-            aggregates = self.events.transform(mine, customers[ID].to_numpy(), self.as_of)
+            log_ = events if events is not None else self.empty_events
+            aggregates = self.events.transform(log_, customers[ID].to_numpy(), self.as_of)
             parts.append(self.event_encoding.transform(aggregates.reset_index(drop=True)))
         keys = customers[[c for c in (ID, TARGET) if c in customers.columns]].reset_index(drop=True)
         out = pd.concat([keys, *parts], axis=1)
@@ -68,8 +65,8 @@ class FeatureBuilder:
     def sequence_batch(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> SequenceBatch | None:
         if self.sequences is None:
             return None
-        mine = _events_of(events, customers[ID]) if events is not None else _empty_like_events(self)
-        return self.sequences.transform(mine, customers[ID].to_numpy(), self.as_of)
+        log_ = events if events is not None else self.empty_events
+        return self.sequences.transform(log_, customers[ID].to_numpy(), self.as_of)
 
     def manifest(self) -> dict[str, Any]:
         """Names, kinds and sources of the model-matrix columns, for later stages and the report."""
@@ -82,8 +79,3 @@ class FeatureBuilder:
                    "channels": list(self.sequences.channels_)}
         return {"features": rows, "has_events": self.events is not None, "sequence": seq,
                 "as_of": None if self.as_of is None else self.as_of.isoformat()}
-
-
-def _empty_like_events(builder: FeatureBuilder) -> pd.DataFrame:
-    """New customers scored without an events file: treated as customers with no events."""
-    return builder.empty_events

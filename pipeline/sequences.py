@@ -1,0 +1,216 @@
+"""Padded event-sequence tensors for the recurrent models (LSTM / GRU / RNN).
+
+`SequenceEncoder` is fitted on the training customers' events (type vocabulary, channel means and
+standard deviations; `fit(events, as_of, customer_ids=train_ids)` restricts a whole log) and turns
+any customers' events into a `SequenceBatch`: the LAST `max_len` events strictly before `as_of` of
+each customer, in time order, LEFT-aligned (positions 0..length-1 are real events, the rest
+padding), which is what
+`torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)` expects.
+
+Type ids: 0 = padding, 1 = other / unknown / missing type (and every event when the log has no
+event_type column), 2.. = the fitted vocabulary in order (`type_names` spells them out).
+Value channels, each standardised with the fitted mean/std, then NaN -> 0 (= the training mean):
+  <c>             each numeric value column of the events (NaN for e.g. non-monetary events)
+  log_gap_hours   log1p(hours since the customer's previous event); NaN for the first event ever
+                  (the previous event counts even when truncation dropped it)
+  log_age_days    log1p(days from the event to as_of)
+Padding positions are 0 in every array; `lengths` tells real from padding. pack_padded_sequence
+refuses length 0, so a model clamps `lengths` to at least 1: the all-zero step then means "no events".
+
+`save_sequences` / `load_sequences` store a batch as one .npz without pickle (ids and names as
+fixed-width unicode arrays), written atomically.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from pipeline.errors import InputError
+from pipeline.event_features import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
+                                     numeric_value_columns, type_codes, value_column)
+from pipeline.io import atomic_path
+from pipeline.schema import EVENT_TYPE
+
+log = logging.getLogger(__name__)
+
+PAD, UNKNOWN, FIRST_TYPE_ID = 0, 1, 2
+GAP_CHANNEL, AGE_CHANNEL = "log_gap_hours", "log_age_days"
+HOUR_NS, DAY_NS = 3_600 * 10**9, 86_400 * 10**9
+ARRAYS = ("types", "values", "lengths", "customer_ids", "channels", "type_names")
+
+
+@dataclass(eq=False)
+class SequenceBatch:
+    """Padded sequences of n customers, at most L events each, C value channels."""
+
+    types: np.ndarray          # int32 [n, L]: 0 = padding, 1 = unknown/other, 2.. = vocabulary
+    values: np.ndarray         # float32 [n, L, C]: standardised channels, NaN -> 0, padding 0
+    lengths: np.ndarray        # int32 [n]: real events per customer (0 without events), <= L
+    customer_ids: np.ndarray   # object (str) [n]: the row order asked for
+    channels: list[str]        # names of the C channels
+    type_names: list[str] = field(default_factory=list)  # name of each type id: "<pad>", "<other>", vocab...
+
+    @property
+    def n_type_ids(self) -> int:
+        """Embedding table size: padding + other + vocabulary."""
+        return max(len(self.type_names), FIRST_TYPE_ID)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+class SequenceEncoder(BaseEstimator):
+    """Event log -> `SequenceBatch` of the last `max_len` events per customer."""
+
+    def __init__(self, max_len: int = 64, max_event_types: int = 30):
+        self.max_len = max_len
+        self.max_event_types = max_event_types
+
+    def fit(self, events: pd.DataFrame, as_of: pd.Timestamp | str,
+            customer_ids: CustomerIds | None = None) -> SequenceEncoder:
+        """Learn the type vocabulary and each channel's mean/std from these events only.
+
+        Pass the train customers' events, or the whole log with `customer_ids` = the train ids
+        (same result, no filtered copy of the table). Events at/after `as_of` are ignored.
+        """
+        if self.max_len < 1:
+            raise InputError(f"max_len must be at least 1, got {self.max_len}.")
+        g = group_events(events, as_of, customer_ids)
+        self.value_columns_ = numeric_value_columns(events)
+        self.has_event_type_ = EVENT_TYPE in events.columns
+        self.vocabulary_ = []
+        if self.has_event_type_:
+            self.vocabulary_ = fit_vocabulary(events[EVENT_TYPE], g.kept_mask(len(events)), self.max_event_types)
+        self.channels_ = [*self.value_columns_, GAP_CHANNEL, AGE_CHANNEL]
+        stats = np.array([_mean_std(raw) for raw in self._raw_channels(events, g)]).reshape(-1, 2)
+        self.means_, self.stds_ = stats[:, 0], stats[:, 1]
+        log.info("sequences: fitted on %d events, %d types (+other), channels %s",
+                 len(g.ts), len(self.vocabulary_), self.channels_)
+        return self
+
+    @property
+    def type_names_(self) -> list[str]:
+        check_is_fitted(self)
+        return ["<pad>", "<other>", *self.vocabulary_]
+
+    def transform(self, events: pd.DataFrame, customer_ids: CustomerIds,
+                  as_of: pd.Timestamp | str) -> SequenceBatch:
+        """The last `max_len` events before `as_of` of each id of `customer_ids`, in that row order."""
+        check_is_fitted(self)
+        if missing := [c for c in self.value_columns_ if c not in events.columns]:
+            raise InputError(f"events lack value column(s) {missing} that the sequences were fitted with.")
+        if self.has_event_type_ and EVENT_TYPE not in events.columns:
+            raise InputError(f"events lack column '{EVENT_TYPE}' that the sequences were fitted with.")
+        g = group_events(events, as_of, customer_ids)
+        n, length = len(g.index), self.max_len
+        lengths = np.zeros(n, dtype=np.int32)
+        lengths[g.rows] = np.minimum(g.counts, length)
+        sel, flat = _tail_slots(g, length)
+        types = np.zeros((n, length), dtype=np.int32)
+        types.reshape(-1)[flat] = self._type_ids(events, g, sel)
+        values = np.zeros((n, length, len(self.channels_)), dtype=np.float32)
+        slots = values.reshape(n * length, len(self.channels_))   # a view: filled in place
+        for j, raw in enumerate(self._raw_channels(events, g)):
+            slots[flat, j] = self._standardise(raw[sel], j)
+        log.info("sequences: %d customers x %d steps x %d channels, %d events kept of %d before as_of",
+                 n, length, len(self.channels_), len(sel), len(g.ts))
+        return SequenceBatch(types=types, values=values, lengths=lengths,
+                             customer_ids=np.asarray(g.index, dtype=object),
+                             channels=list(self.channels_), type_names=self.type_names_)
+
+    def _type_ids(self, events: pd.DataFrame, g: GroupedEvents, sel: np.ndarray) -> np.ndarray:
+        if not self.has_event_type_:
+            return np.full(len(sel), UNKNOWN, dtype=np.int32)
+        codes = type_codes(events[EVENT_TYPE], self.vocabulary_, g)[sel]
+        return np.where(codes == len(self.vocabulary_), UNKNOWN, codes + FIRST_TYPE_ID).astype(np.int32)
+
+    def _raw_channels(self, events: pd.DataFrame, g: GroupedEvents) -> Iterator[np.ndarray]:
+        """Each channel's unstandardised values for all kept events, one at a time (bounded memory)."""
+        for column in self.value_columns_:
+            yield value_column(events, column, g)
+        yield _log_gaps(g)   # on the full history: the first kept step still sees its real previous event
+        yield _log_ages(g)
+
+    def _standardise(self, raw: np.ndarray, j: int) -> np.ndarray:
+        """(raw - mean) / std in float32, NaN -> 0 (the training mean); `raw` is overwritten."""
+        raw -= self.means_[j]
+        raw /= self.stds_[j]
+        scaled = raw.astype(np.float32)
+        np.copyto(scaled, 0.0, where=np.isnan(scaled))
+        return scaled
+
+
+def _tail_slots(g: GroupedEvents, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which kept events fit in the last `length` of their customer, and their flat [row * L + pos] slot."""
+    position = np.arange(len(g.ts), dtype=np.int64)
+    position -= g.starts[g.group]                              # index within the customer, oldest = 0
+    position -= np.maximum(g.counts - length, 0)[g.group]      # shift so the newest `length` are 0..L-1
+    sel = np.flatnonzero(position >= 0)
+    flat = g.rows[g.group[sel]] * length + position[sel]
+    return sel, flat
+
+
+def _log_gaps(g: GroupedEvents) -> np.ndarray:
+    """log1p(hours since the previous event of the same customer); NaN for a customer's first event."""
+    gaps = np.empty(len(g.ts), dtype=np.float64)
+    if len(g.ts):
+        gaps[0] = np.nan
+        np.subtract(g.ts[1:], g.ts[:-1], out=gaps[1:])
+        gaps[g.starts] = np.nan
+    gaps /= HOUR_NS
+    return np.log1p(gaps, out=gaps)
+
+
+def _log_ages(g: GroupedEvents) -> np.ndarray:
+    """log1p(days from each event to as_of); positive because only events before as_of are kept."""
+    ages = np.empty(len(g.ts), dtype=np.float64)
+    np.subtract(g.as_of_ns, g.ts, out=ages)       # one full-size array, reused in place below
+    ages /= DAY_NS
+    return np.log1p(ages, out=ages)
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    """Mean and std (ddof=0) over the finite values; std 1 for a constant or empty channel."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    mean, std = float(finite.mean()), float(finite.std())
+    return mean, std if std > 0 else 1.0
+
+
+def save_sequences(batch: SequenceBatch, path: str | Path) -> None:
+    """Write `batch` to one .npz (no pickled objects), atomically."""
+    arrays = {
+        "types": np.ascontiguousarray(batch.types, dtype=np.int32),
+        "values": np.ascontiguousarray(batch.values, dtype=np.float32),
+        "lengths": np.ascontiguousarray(batch.lengths, dtype=np.int32),
+        # fixed-width unicode, so loading never needs allow_pickle
+        "customer_ids": _unicode(batch.customer_ids),
+        "channels": _unicode(batch.channels),
+        "type_names": _unicode(batch.type_names),
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)   # a file object: np.savez would append .npz to a path
+
+
+def load_sequences(path: str | Path) -> SequenceBatch:
+    """Read a batch written by `save_sequences` (allow_pickle=False: object arrays are refused)."""
+    with np.load(path, allow_pickle=False) as data:
+        if missing := [name for name in ARRAYS if name not in data.files]:
+            raise InputError(f"{path}: not a sequence file, arrays {missing} are missing.")
+        return SequenceBatch(types=data["types"], values=data["values"], lengths=data["lengths"],
+                             customer_ids=data["customer_ids"].astype(object),
+                             channels=[str(c) for c in data["channels"]],
+                             type_names=[str(t) for t in data["type_names"]])
+
+
+def _unicode(items: object) -> np.ndarray:
+    array = np.asarray(items, dtype=object)
+    return array.astype(str) if array.size else np.zeros(0, dtype="<U1")
