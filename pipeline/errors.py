@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 EXIT_BAD_INPUT = 2
+EXIT_STAGE_FAILED = 1
 MAX_SHOWN = 5
 
 
@@ -41,5 +42,12 @@ def cli(main: Callable[..., None]) -> Callable[..., None]:
             logging.getLogger(main.__module__).debug("input error", exc_info=True)
             print(f"error: {err}", file=sys.stderr)
             sys.exit(EXIT_BAD_INPUT)
+        except StageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(EXIT_STAGE_FAILED)
 
     return wrapper
+
+
+class StageError(RuntimeError):
+    """A stage could not produce its outputs for a reason the user must act on (not bad input)."""

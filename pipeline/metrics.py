@@ -161,8 +161,9 @@ def evaluate(y_true: Any, proba: Any, threshold: float | None = None, n_boot: in
     return {**out, **at_threshold(y, p, threshold), **top_share(y, p)}
 
 
-def choose_threshold(y_true: Any, proba: Any, rule: str = "max_f1") -> float:
-    """Pick a threshold on out-of-fold/train predictions: 'max_f1' or 'youden' (max TPR - FPR)."""
+def choose_threshold(y_true: Any, proba: Any, rule: str = "max_f1", cost_ratio: float = 5.0) -> float:
+    """Pick a threshold on out-of-fold/train predictions: 'max_f1', 'youden' (max TPR - FPR), or
+    'cost' (min cost_ratio * missed positives + false alarms)."""
     y, p = _check(y_true, proba)
     if y.min() == y.max():
         raise ValueError("choose_threshold needs both classes in y_true.")
@@ -174,7 +175,12 @@ def choose_threshold(y_true: Any, proba: Any, rule: str = "max_f1") -> float:
     if rule == "youden":
         fpr, tpr, thresholds = roc_curve(y, p)
         return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))  # the first threshold is +inf
-    raise ValueError(f"rule must be 'max_f1' or 'youden', got {rule!r}.")
+    if rule == "cost":
+        fpr, tpr, thresholds = roc_curve(y, p)
+        n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+        cost = cost_ratio * (1 - tpr) * n_pos + fpr * n_neg
+        return float(min(thresholds[int(np.argmin(cost))], 1.0))
+    raise ValueError(f"rule must be 'max_f1', 'youden' or 'cost', got {rule!r}.")
 
 
 def paired_bootstrap(y: Any, proba_a: Any, proba_b: Any, metric: str = "roc_auc",

@@ -132,3 +132,13 @@ def test_curves_are_small_plain_and_anchored():
 def test_bad_input_is_a_clear_value_error(y, p, match):
     with pytest.raises(ValueError, match=match):
         metrics.evaluate(y, p)
+
+
+def test_cost_threshold_moves_down_when_misses_cost_more():
+    from pipeline.metrics import choose_threshold
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    p = np.clip(0.3 * y + rng.normal(0.35, 0.2, 2000), 0, 1)
+    cheap = choose_threshold(y, p, rule="cost", cost_ratio=1.0)
+    dear = choose_threshold(y, p, rule="cost", cost_ratio=10.0)
+    assert dear < cheap

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 PARAMS = ("penalty", "C", "l1_ratio", "class_weight", "max_iter")
 PENALTY_L1_RATIO = {"l2": 0.0, "l1": 1.0}   # elasticnet takes its tuned l1_ratio
 DEFAULT_L1_RATIO = 0.5                      # elasticnet with no l1_ratio in the space
+SAGA_TOL = 1e-3                             # saga's default 1e-4 costs minutes on 20k rows for no AUC gain
 MAX_ITER = 1000                             # saga on standardised features converges in tens to hundreds of epochs
 CONDITIONAL = ("l1_ratio",)
 
@@ -49,10 +50,13 @@ def build(params: dict[str, Any], seed: int, device: str = "cpu") -> LogisticReg
     """An unfitted LogisticRegression (saga); `device` is accepted for a uniform interface and ignored."""
     if unknown := sorted(set(params) - set(PARAMS)):
         raise ValueError(f"logreg got unknown parameter(s) {unknown}; expected a subset of {list(PARAMS)}.")
+    l1_ratio = l1_ratio_for(params)
     return LogisticRegression(
-        solver="saga",
+        # lbfgs is an order of magnitude faster for pure l2; only l1/elasticnet need saga.
+        solver="lbfgs" if l1_ratio == 0 else "saga",
+        tol=1e-4 if l1_ratio == 0 else SAGA_TOL,
         C=float(params.get("C", 1.0)),
-        l1_ratio=l1_ratio_for(params),
+        l1_ratio=l1_ratio,
         class_weight=params.get("class_weight"),
         max_iter=int(params.get("max_iter", MAX_ITER)),
         random_state=seed,  # saga shuffles samples each epoch: the seed makes it repeatable

@@ -1,0 +1,92 @@
+"""Evaluate stage outputs: curve tables for `dvc plots`, the best-vs-runner-up verdict, atomic writes.
+
+reports/plots/ (long format, every family in every file; "oracle" rows in roc/pr when known):
+  roc.csv (model, fpr, tpr), pr.csv (model, recall, precision),
+  calibration.csv (model, mean_predicted, observed, count), gains.csv (model, share_targeted, share_captured),
+  confusion.json (best model at its threshold: model, threshold, tp, fp, fn, tn).
+reports/predictions.csv: customer_id, target, one P(target=1) column per family, test customers only.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline import metrics as M
+from pipeline.io import atomic_dir, atomic_path, write_json
+from pipeline.schema import ID, TARGET
+
+if TYPE_CHECKING:   # evaluate imports this module; the type is only needed for hints
+    from pipeline.evaluate import Evaluation
+
+log = logging.getLogger(__name__)
+
+ORACLE = "oracle"
+LABELS = {"roc_auc": "ROC-AUC", "average_precision": "average precision", "log_loss": "log loss"}
+# metrics.curves key -> (file stem, {curve column: output column})
+CURVES = {"roc": ("roc", {"fpr": "fpr", "tpr": "tpr"}),
+          "pr": ("pr", {"recall": "recall", "precision": "precision"}),
+          "calibration": ("calibration",
+                          {"mean_predicted": "mean_predicted", "observed": "observed", "count": "count"}),
+          "gains": ("gains", {"share_customers": "share_targeted", "share_positives": "share_captured"})}
+WITH_ORACLE = ("roc", "pr")   # the oracle's calibration/gains add nothing a reader needs
+
+
+def verdict(best: str, runner_up: str, metric: str, diff: float | None, ci: list[float | None]) -> str:
+    """One plain-language sentence: is `best` (picked by CV) really better than `runner_up` on test?"""
+    label = LABELS.get(metric, metric)
+    if diff is None or None in ci:
+        return f"{best} and {runner_up} cannot be compared on test {label}: too few usable bootstrap resamples."
+    detail = f"({diff:+.3f}, 95 % CI [{ci[0]:.3f}, {ci[1]:.3f}])"
+    if ci[0] <= 0 <= ci[1]:
+        return f"{best} and {runner_up} are not significantly different on test {label} {detail}."
+    better = (diff > 0) == (metric != "log_loss")   # log loss: lower is better
+    return f"{best} is significantly {'better' if better else 'worse'} than {runner_up} on test {label} {detail}."
+
+
+def comparison(y: np.ndarray, predictions: pd.DataFrame, ranking: list[str], metric: str,
+               n_boot: int, seed: int) -> dict[str, Any] | None:
+    """Paired bootstrap of the CV winner vs the CV runner-up on the same test customers; None with one model."""
+    if len(ranking) < 2:
+        return None
+    best, runner_up = ranking[:2]
+    test = M.paired_bootstrap(y, predictions[best], predictions[runner_up], metric=metric, n_boot=n_boot, seed=seed)
+    return {"best": best, "runner_up": runner_up, "metric": metric, "diff": test["diff"], "ci": test["ci"],
+            "p_value": test["p_value"], "verdict": verdict(best, runner_up, metric, test["diff"], test["ci"])}
+
+
+def plot_tables(y: np.ndarray, probas: dict[str, np.ndarray], oracle: np.ndarray | None) -> dict[str, pd.DataFrame]:
+    """Long-format curve tables, one per curve kind, every model in each (the oracle in roc/pr)."""
+    parts: dict[str, list[pd.DataFrame]] = {stem: [] for stem, _ in CURVES.values()}
+    named = {**probas, **({ORACLE: oracle} if oracle is not None else {})}
+    for name, p in named.items():
+        curves = M.curves(y, p)
+        for kind, (stem, columns) in CURVES.items():
+            if name == ORACLE and kind not in WITH_ORACLE:
+                continue
+            table = pd.DataFrame({out: curves[kind][src] for src, out in columns.items()})
+            parts[stem].append(table.assign(model=name)[["model", *columns.values()]])
+    return {stem: pd.concat(frames, ignore_index=True) for stem, frames in parts.items()}
+
+
+def confusion(row: dict[str, Any], model: str) -> dict[str, Any]:
+    return {"model": model, "threshold": row["threshold"], **row["confusion"]}
+
+
+def write_reports(result: Evaluation, metrics_path: Path, plots_dir: Path, predictions_path: Path) -> None:
+    """metrics.json, the plots directory (replaced whole) and predictions.csv, each atomically."""
+    families = list(result.metrics["models"])
+    y = result.predictions[TARGET].to_numpy().astype(int)
+    tables = plot_tables(y, {f: result.predictions[f].to_numpy() for f in families}, result.oracle)
+    best = result.metrics["best"]
+    with atomic_dir(plots_dir) as tmp:
+        for stem, table in tables.items():
+            table.to_csv(tmp / f"{stem}.csv", index=False)
+        write_json(confusion(result.metrics["models"][best], best), tmp / "confusion.json")
+    with atomic_path(predictions_path) as tmp:
+        result.predictions[[ID, TARGET, *families]].to_csv(tmp, index=False)
+    write_json(result.metrics, metrics_path)
+    log.info("evaluate: wrote %s, %s (%d curve files) and %s", metrics_path, plots_dir, len(tables), predictions_path)

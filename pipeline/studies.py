@@ -1,0 +1,107 @@
+"""Optuna studies: storage (SQLite file by default, any RDB URL), one study per family, pruners, summaries."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import InputError, StageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORAGE = "sqlite:///optuna/studies.db"
+DEFAULT_STUDY = "customer-automl"
+HEARTBEAT_SECONDS = 30       # a worker killed mid-trial is noticed after the grace period and its trial re-queued
+GRACE_SECONDS = 120
+FAIL_REASON = "fail_reason"
+
+
+def make_storage(url: str | None) -> RDBStorage:
+    """An RDB storage with heartbeats, so trials of a killed worker do not stay RUNNING forever."""
+    url = url or DEFAULT_STORAGE
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as err:  # bad URL, missing driver, server down
+        raise InputError(f"tune: cannot open Optuna storage {url!r}: {str(err).splitlines()[0]}") from err
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    pruners = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+               "hyperband": optuna.pruners.HyperbandPruner, "none": optuna.pruners.NopPruner}
+    if name not in pruners:
+        raise InputError(f"params: tune.pruner must be one of {sorted(pruners)}, got {name!r}.")
+    return pruners[name]()
+
+
+def open_study(storage: RDBStorage, name: str, direction: str, seed: int, pruner: str, resume: bool) -> optuna.Study:
+    """Create or (resume) load the study; --no-resume deletes an existing one first."""
+    if not resume and name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
+        log.info("tune: deleting existing study %s (--no-resume)", name)
+        optuna.delete_study(study_name=name, storage=storage)
+    return optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True,
+                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruner))
+
+
+def counts(study: optuna.Study) -> dict[str, int]:
+    trials = study.get_trials(deepcopy=False)
+    by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
+    return {"n_trials": len(trials), "n_complete": by_state[TrialState.COMPLETE],
+            "n_pruned": by_state[TrialState.PRUNED], "n_failed": by_state[TrialState.FAIL],
+            "n_running": by_state[TrialState.RUNNING] + by_state[TrialState.WAITING]}
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial:
+    """The best completed trial, or a clear error naming the first failure (not Optuna's bare message)."""
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if completed:
+        return study.best_trial
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    if failed:
+        first = failed[0]
+        reason = first.user_attrs.get(FAIL_REASON, "no reason recorded (objective returned NaN?)")
+        raise StageError(f"tune: every trial of study {study.study_name!r} failed; first failure "
+                         f"(trial {first.number}): {reason}")
+    raise StageError(f"tune: study {study.study_name!r} has no completed trial (all pruned or out of time); "
+                     "raise --timeout or --trials.")
+
+
+def history(study: optuna.Study) -> list[dict[str, Any]]:
+    """Per-trial rows for the report's optimisation history."""
+    return [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
+             "seconds": t.duration.total_seconds() if t.duration else None,
+             "fail_reason": t.user_attrs.get(FAIL_REASON)} for t in study.get_trials(deepcopy=False)]
+
+
+def param_importances(study: optuna.Study) -> dict[str, float]:
+    """fANOVA importances when enough trials completed; empty otherwise (nothing to rank)."""
+    if len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) < 4:
+        return {}
+    try:
+        return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+    except (RuntimeError, ValueError) as err:   # e.g. a single distinct value per parameter
+        log.info("tune: no parameter importances for %s: %s", study.study_name, err)
+        return {}
+
+
+def check_fingerprint(study: optuna.Study, fingerprint: str) -> None:
+    """A resumed study must have been run on the same data, folds and search space."""
+    found = study.user_attrs.get("fingerprint")
+    if found is None:
+        study.set_user_attr("fingerprint", fingerprint)
+    elif found != fingerprint:
+        raise InputError(f"tune: study {study.study_name!r} was run on other data, folds or search space "
+                         f"(fingerprint {found} vs now {fingerprint}); use --no-resume or another --study-name.")
+
+
+def safe_url(url: str | None) -> str:
+    """The storage URL with any password masked, for reports and logs."""
+    from sqlalchemy.engine import make_url
+    return make_url(url or DEFAULT_STORAGE).render_as_string(hide_password=True)

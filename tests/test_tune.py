@@ -1,0 +1,175 @@
+"""pipeline.tune on tiny data: studies, resume, failures, subsets, skips, and the leakage canaries."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import run_stages
+from pipeline import cv, tune
+from pipeline.train_data import load_train
+
+FAST = ["--trials", "2", "--folds", "3", "--no-resume"]
+
+
+def params_file(root: Path, **tune_section: object) -> Path:
+    params = {"seed": 11, "data": {"synthetic": {"n_customers": 360, "events_per_customer": 10}},
+              "tune": {"lstm_max_epochs": 2, "pruner": "none", **tune_section}}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tune")
+    run_stages(root, params_file(root), ["prepare", "impute", "outliers", "features"])
+    return root
+
+
+def run_tune(root: Path, *extra: str, params: Path | None = None) -> dict:
+    out = root / "out"
+    tune.main(["--params", str(params or root / "params.yaml"), "--features", str(root / "data/features"),
+               "--out", str(out / "tuned"), "--report", str(out / "tune.json"),
+               "--storage", f"sqlite:///{root / 'studies.db'}", *extra])
+    return json.loads((out / "tune.json").read_text())
+
+
+def test_every_family_tunes_and_saves_a_model(features):
+    report = run_tune(features, *FAST)
+    assert set(report["families"]) == {"logreg", "forest", "xgb", "lstm"}
+    for family, row in report["families"].items():
+        assert 0.5 < row["cv_score"] <= 1 and row["n_complete"] == 2, family
+        assert len(row["cv_fold_scores"]) == 3 and 0 < row["threshold"] < 1
+        info = json.loads((features / "out" / "tuned" / family / "info.json").read_text())
+        assert info["params"] == row["params"] and info["feature_columns"]
+
+
+def test_same_seed_same_results(features):
+    first = run_tune(features, *FAST, "--models", "logreg,xgb")
+    again = run_tune(features, *FAST, "--models", "logreg,xgb")
+    for family in ("logreg", "xgb"):
+        for key in ("params", "cv_score", "cv_fold_scores", "threshold"):
+            assert first["families"][family][key] == again["families"][family][key], (family, key)
+
+
+def test_models_subset_and_resume_continues_the_study(features):
+    run_tune(features, "--models", "logreg", "--trials", "2", "--folds", "3", "--study-name", "resume", "--no-resume")
+    report = run_tune(features, "--models", "logreg", "--trials", "4", "--folds", "3", "--study-name", "resume")
+    assert set(report["families"]) == {"logreg"}
+    numbers = [t["number"] for t in report["families"]["logreg"]["history"]]
+    assert numbers == [0, 1, 2, 3]   # two more trials, not four new ones
+
+
+def test_a_failing_trial_is_recorded_and_the_study_goes_on(features, monkeypatch):
+    real = cv.fit_family
+    calls = {"n": 0}
+
+    def flaky(family, params, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("injected failure")
+        return real(family, params, *args, **kwargs)
+
+    monkeypatch.setattr(cv, "fit_family", flaky)
+    report = run_tune(features, "--models", "logreg", "--trials", "3", "--folds", "3", "--no-resume")
+    row = report["families"]["logreg"]
+    assert row["n_failed"] == 1 and row["n_complete"] == 2
+    assert row["history"][0]["fail_reason"] == "RuntimeError: injected failure"
+
+
+def test_all_trials_failing_gives_one_clear_error(features, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise ValueError("solver exploded")
+
+    monkeypatch.setattr(cv, "fit_family", broken)
+    with pytest.raises(SystemExit) as info:
+        run_tune(features, "--models", "forest", *FAST)
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and "every trial" in err and "ValueError: solver exploded" in err
+
+
+def test_resampling_never_sees_validation_rows(features, monkeypatch):
+    """A spy sampler records the rows it is given: never a row of the fold being validated."""
+    data = load_train(features / "data" / "features")
+    folds = cv.make_folds(data.y, 3, seed=11)
+    seen: list[np.ndarray] = []
+    real = cv.make_sampler
+
+    def spy(*args, **kwargs):
+        sampler = real(*args, **kwargs)
+        original = sampler.fit_resample
+
+        def recording(X, y, **kw):
+            seen.append(np.asarray(X.index))
+            return original(X, y, **kw)
+
+        sampler.fit_resample = recording
+        return sampler
+
+    monkeypatch.setattr(cv, "make_sampler", spy)
+    for family in ("logreg", "xgb"):
+        seen.clear()
+        cv.cross_validate(family, {}, data, folds, metric="roc_auc", seed=11,
+                          resample=tune.load_params(features / "params.yaml").resample, device="cpu", max_epochs=1)
+        assert len(seen) == len(folds)
+        for rows, (fit_rows, val_rows) in zip(seen, folds):
+            assert set(rows) <= set(fit_rows) and not set(rows) & set(val_rows)
+
+
+def test_noise_labels_give_chance_level_cv(features, tmp_path):
+    """Canary: with training labels replaced by noise, no family finds signal (a leak would)."""
+    root = tmp_path / "noise"
+    shutil.copytree(features / "data", root / "data")
+    shutil.copy(features / "params.yaml", root / "params.yaml")
+    for name in ("train.parquet",):
+        path = root / "data" / "features" / name
+        table = pd.read_parquet(path)
+        table["target"] = np.random.default_rng(0).permutation(table["target"].to_numpy())
+        table.to_parquet(path, index=False)
+    report = run_tune(root, "--trials", "3", "--folds", "3", "--no-resume")
+    for family, row in report["families"].items():
+        assert abs(row["cv_score"] - 0.5) < 0.12, (family, row["cv_score"])
+
+
+def test_test_labels_cannot_change_tuning(features, tmp_path):
+    """Canary: tune never reads the test split; shuffling its labels changes nothing."""
+    base = run_tune(features, *FAST, "--models", "logreg")
+    root = tmp_path / "shuffled"
+    shutil.copytree(features / "data", root / "data")
+    shutil.copy(features / "params.yaml", root / "params.yaml")
+    path = root / "data" / "features" / "test.parquet"
+    table = pd.read_parquet(path)
+    table["target"] = 1 - table["target"]
+    table.to_parquet(path, index=False)
+    shuffled = run_tune(root, *FAST, "--models", "logreg")
+    for key in ("params", "cv_score", "threshold"):
+        assert base["families"]["logreg"][key] == shuffled["families"]["logreg"][key]
+
+
+def test_lstm_is_skipped_with_a_reason_without_events(tmp_path):
+    from pipeline.simulate import simulate
+    from pipeline.params import SyntheticParams
+
+    sim = simulate(SyntheticParams(n_customers=200), seed=2)
+    sim.customers.to_csv(tmp_path / "customers.csv", index=False)
+    params = params_file(tmp_path)
+    raw = yaml.safe_load(params.read_text())
+    raw["data"].update({"source": "files", "customers": str(tmp_path / "customers.csv")})
+    params.write_text(yaml.safe_dump(raw))
+    run_stages(tmp_path, params, ["prepare", "impute", "outliers", "features"])
+    report = run_tune(tmp_path, *FAST, "--models", "logreg,lstm")
+    assert "event log" in report["families"]["lstm"]["skipped"]
+    assert json.loads((tmp_path / "out/tuned/lstm/info.json").read_text())["skipped"]
+
+
+def test_cli_flags_override_params_and_bad_values_fail_clearly(features, capsys):
+    with pytest.raises(SystemExit) as info:
+        run_tune(features, "--models", "logreg,svm")
+    assert info.value.code == 2 and "unknown model family ['svm']" in capsys.readouterr().err
