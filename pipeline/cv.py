@@ -38,7 +38,9 @@ def sequence_input(data: TrainData, rows: np.ndarray | None = None) -> SequenceD
     rows = np.arange(len(data)) if rows is None else rows
     static = data.X[data.static_columns].to_numpy(np.float32, copy=True)[rows]
     seq = data.seq
-    return SequenceData(static=static, types=seq.types[rows], values=seq.values[rows], lengths=seq.lengths[rows])
+    # n_types from the fitted vocabulary, so every fold's embedding table has the same size.
+    return SequenceData(static=static, types=seq.types[rows], values=seq.values[rows], lengths=seq.lengths[rows],
+                        n_types=seq.n_type_ids)
 
 
 def pruning_hook(trial: optuna.Trial | None, offset: int, deadline: float | None, maximize: bool,

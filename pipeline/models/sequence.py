@@ -1,0 +1,457 @@
+"""Sequence model family: a recurrent net over each customer's event log behind the sklearn API.
+
+Input is a `SequenceData` (static features + left-aligned padded event arrays), built by the
+features stage from the training vocabulary and scalers. `SequenceClassifier` trains
+`SequenceNet` (see sequence_net.py) with AdamW, a class-weighted loss, gradient clipping and
+early stopping on a stratified hold-out of its own training rows; `save`/`load` use a torch
+state dict plus a JSON config (no pickle). `search_space`/`build` are the Optuna hooks.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import optuna
+import torch
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from pipeline.io import atomic_path
+from pipeline.models.space import suggest_param
+from pipeline.models.sequence_net import CELLS, SequenceNet
+
+log = logging.getLogger(__name__)
+
+PAD, UNKNOWN = 0, 1           # reserved event-type ids; the vocabulary starts at 2
+WEIGHTS_FILE, CONFIG_FILE = "state_dict.pt", "config.json"
+# oneDNN on CPU (torch's default) or off. It was reported ~10x slower for small LSTMs; measured
+# here (bench/bench_lstm.py, torch 2.13, 2 threads) it is not: torch only uses oneDNN for an LSTM
+# batch whose sequences all have the same length, and that step ran 2-3x FASTER with it (~6.5k vs
+# ~2.5k seq/s); variable-length LSTM, GRU and RNN batches run the same kernels either way.
+CPU_ONEDNN = True
+EVAL_BATCH = 2048             # eval has no batch-norm statistics to learn, so bigger batches are fine
+
+
+@dataclass
+class SequenceData:
+    """Per customer: static [n, S], types int32 [n, L], values float32 [n, L, C], lengths int32 [n].
+
+    Events are left-aligned: positions 0..length-1 are real, the rest is padding (type 0).
+    `n_types` (vocabulary size incl. the two reserved ids) is inferred when not given.
+    """
+
+    static: np.ndarray | None
+    types: np.ndarray
+    values: np.ndarray
+    lengths: np.ndarray
+    n_types: int | None = None
+
+    def __post_init__(self) -> None:
+        self.types = np.asarray(self.types, dtype=np.int32)
+        self.lengths = np.asarray(self.lengths, dtype=np.int32)
+        self.values = np.asarray(self.values, dtype=np.float32)
+        n = len(self.lengths)
+        self.static = (np.zeros((n, 0), np.float32) if self.static is None
+                       else np.asarray(self.static, dtype=np.float32))
+        _check_arrays(self.static, self.types, self.values, self.lengths)
+        top = int(self.types.max()) if self.types.size else PAD
+        if self.n_types is None:
+            self.n_types = max(top + 1, UNKNOWN + 1)
+        elif top >= self.n_types:
+            raise ValueError(f"SequenceData: types hold id {top}, expected ids below n_types={self.n_types}.")
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def shape(self) -> tuple[int]:
+        """(n,): lets sklearn's CV helpers count and index rows (via __getitem__)."""
+        return (len(self),)
+
+    def subset(self, idx: Any) -> SequenceData:
+        """Rows `idx` (integer indices, boolean mask or slice); keeps n_types."""
+        return SequenceData(self.static[idx], self.types[idx], self.values[idx], self.lengths[idx],
+                            n_types=self.n_types)
+
+    def __getitem__(self, key: Any) -> SequenceData:
+        # sklearn's _safe_indexing calls X[key, ...] on objects with a shape.
+        if isinstance(key, tuple) and len(key) == 2 and key[1] is Ellipsis:
+            key = key[0]
+        if isinstance(key, (int, np.integer)):
+            key = [key]
+        return self.subset(np.asarray(key) if isinstance(key, list) else key)
+
+
+def _check_arrays(static: np.ndarray, types: np.ndarray, values: np.ndarray, lengths: np.ndarray) -> None:
+    """Raise ValueError naming the array whose shape or content breaks the contract."""
+    if types.ndim != 2 or values.ndim != 3 or lengths.ndim != 1 or static.ndim != 2:
+        raise ValueError("SequenceData: expected types [n, L], values [n, L, C], lengths [n], static [n, S]; "
+                         f"got {types.shape}, {values.shape}, {lengths.shape}, {static.shape}.")
+    n, width = len(lengths), types.shape[1]
+    if types.shape[0] != n or values.shape[:2] != types.shape or static.shape[0] != n:
+        raise ValueError(f"SequenceData: row counts/widths disagree: types {types.shape}, "
+                         f"values {values.shape}, lengths {lengths.shape}, static {static.shape}.")
+    if n and (lengths.min() < 0 or lengths.max() > width):
+        raise ValueError(f"SequenceData: lengths must lie in 0..{width}, got {lengths.min()}..{lengths.max()}.")
+    if types.size and types.min() < 0:
+        raise ValueError(f"SequenceData: event-type ids must be >= 0, got {types.min()}.")
+    for name, array in (("values", values), ("static", static)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"SequenceData: {name} holds NaN or infinity; impute/scale before the model.")
+
+
+def last_events(types: np.ndarray, values: np.ndarray, lengths: np.ndarray,
+                max_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep each customer's LAST `max_len` real events, still left-aligned; width >= 1."""
+    n, width = types.shape
+    new_len = np.minimum(lengths, max_len).astype(np.int32)
+    out_width = max(int(new_len.max()) if n else 0, 1)   # length-0 rows are packed over one pad step
+    if width >= out_width and (lengths <= max_len).all():
+        return types[:, :out_width], values[:, :out_width], new_len
+    if width == 0:
+        return (np.zeros((n, 1), np.int32), np.zeros((n, 1, values.shape[2]), np.float32), new_len)
+    steps = np.arange(out_width)
+    valid = steps[None, :] < new_len[:, None]
+    # Row i keeps positions lengths[i]-new_len[i] .. lengths[i]-1 (the most recent events).
+    cols = np.where(valid, (lengths - new_len)[:, None] + steps[None, :], 0)
+    rows = np.arange(n)[:, None]
+    kept_types = np.where(valid, types[rows, cols], PAD).astype(np.int32)
+    kept_values = np.where(valid[..., None], values[rows, cols], 0.0).astype(np.float32)
+    return kept_types, kept_values, new_len
+
+
+class Tensors(NamedTuple):
+    """CPU tensors of a prepared SequenceData (types int64, the rest float32, lengths int64)."""
+
+    static: torch.Tensor
+    types: torch.Tensor
+    values: torch.Tensor
+    lengths: torch.Tensor
+
+
+def batch_to(t: Tensors, idx: np.ndarray, device: torch.device) -> Tensors:
+    """Rows `idx`, trimmed to the batch's longest sequence, on `device` (via pinned memory on CUDA)."""
+    rows = torch.from_numpy(idx)
+    lengths = t.lengths[rows]
+    width = max(int(lengths.max()), 1)
+    batch = Tensors(t.static[rows], t.types[rows, :width], t.values[rows, :width], lengths)
+    if device.type != "cuda":
+        return batch
+    # pack_padded_sequence wants lengths on the CPU, so they stay there.
+    return Tensors(*(x.pin_memory().to(device, non_blocking=True) for x in batch[:3]), lengths)
+
+
+def train_batches(order: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+    """Consecutive chunks of `order`; a trailing single row joins the previous chunk (BatchNorm needs >= 2)."""
+    stops = list(range(batch_size, len(order), batch_size)) + [len(order)]
+    if len(stops) > 1 and stops[-1] - stops[-2] == 1:
+        stops.pop(-2)
+    start = 0
+    for stop in stops:
+        yield order[start:stop]
+        start = stop
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for but torch sees no CUDA device; use 'auto' or 'cpu'.")
+    return resolved
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: float16 on CUDA, None (full precision) on CPU.
+
+    Not bfloat16: autocast runs cuDNN RNNs in float16 whatever dtype it is given
+    (aten/src/ATen/cudnn/AutocastRNN.cpp), so the recurrent gradients need loss scaling anyway.
+    """
+    return torch.float16 if device.type == "cuda" else None
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    dtype = amp_dtype(device)
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+@contextlib.contextmanager
+def compute_settings(device: torch.device, num_threads: int | None) -> Iterator[None]:
+    """Thread count (only if given) and the CPU RNN backend for one fit/predict; restored afterwards."""
+    old_threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        if device.type == "cpu" and not CPU_ONEDNN:
+            # flags() also resets an Intel-GPU-only TF32 option and warns about it: irrelevant here.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*TF32 acceleration on top of oneDNN.*")
+                with torch.backends.mkldnn.flags(enabled=False):
+                    yield
+        else:
+            yield
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def holdout(y: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of the given training rows into (fit rows, early-stopping rows).
+
+    Each class puts at least one row on each side, so the hold-out AUC is always defined
+    (sklearn's stratified split can leave a rare class out of a small test part).
+    """
+    counts = np.bincount(y, minlength=2)
+    if counts.min() < 2:
+        raise ValueError(f"SequenceClassifier needs >= 2 customers of each class to hold out a validation "
+                         f"set; got {counts[0]} negatives and {counts[1]} positives.")
+    val_parts = []
+    for label in (0, 1):
+        rows = np.flatnonzero(y == label)
+        size = min(max(round(fraction * len(rows)), 1), len(rows) - 1)
+        val_parts.append(rng.choice(rows, size=size, replace=False))
+    val_rows = np.sort(np.concatenate(val_parts))
+    return np.setdiff1d(np.arange(len(y)), val_rows), val_rows
+
+
+def check_data(X: Any) -> None:
+    if not isinstance(X, SequenceData):
+        raise TypeError(f"SequenceClassifier expects a SequenceData, got {type(X).__name__}.")
+
+
+def val_auc(y: np.ndarray, logits: np.ndarray) -> float:
+    """ROC-AUC of the hold-out; NaN when the net produced non-finite logits (diverged)."""
+    return float(roc_auc_score(y, logits)) if np.isfinite(logits).all() else float("nan")
+
+
+class SequenceClassifier(ClassifierMixin, BaseEstimator):
+    """Recurrent classifier over event sequences + static features (LSTM / GRU / RNN).
+
+    Learned state: module_, classes_, n_types_, n_channels_, n_static_, history_ (per epoch:
+    train_loss, val_auc), best_epoch_ (0-based; its weights are the ones kept).
+    `on_epoch(epoch, val_auc)` is called after every epoch: returning True stops training early
+    (keeping the best epoch, e.g. at a time budget); exceptions it raises (TrialPruned) propagate. `num_threads` sets torch's CPU threads during fit/predict only.
+    """
+
+    def __init__(self, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1,
+                 bidirectional: bool = False, max_len: int = 64, embedding_dim: int = 16,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, dropout: float = 0.1,
+                 batch_size: int = 256, max_epochs: int = 30, patience: int = 4,
+                 grad_clip: float = 1.0, mlp_hidden: int = 64, validation_fraction: float = 0.15,
+                 device: str = "auto", random_state: int = 0,
+                 on_epoch: Callable[[int, float], bool | None] | None = None, num_threads: int | None = None):
+        self.cell = cell
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.max_len = max_len
+        self.embedding_dim = embedding_dim
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.mlp_hidden = mlp_hidden
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.on_epoch = on_epoch
+        self.num_threads = num_threads
+
+    def fit(self, X: SequenceData, y: Any) -> SequenceClassifier:
+        """Train on X's rows; a stratified `validation_fraction` of them drives early stopping."""
+        self._check_params()
+        check_data(X)
+        y01 = self._encode_target(y, len(X))
+        device = resolve_device(self.device)
+        self.n_types_, self.n_channels_, self.n_static_ = X.n_types, X.values.shape[2], X.static.shape[1]
+        with compute_settings(device, self.num_threads):
+            torch.manual_seed(self.random_state)
+            rng = np.random.default_rng(self.random_state)
+            fit_rows, val_rows = holdout(y01, self.validation_fraction, rng)
+            self.module_ = self._new_module().to(device)
+            self._fit_loop(self._tensors(X), y01, fit_rows, val_rows, rng, device)
+        log.info("sequence: %s fitted on %d rows, best epoch %d of %d, val AUC %.4f (%s)", self.cell,
+                 len(fit_rows), self.best_epoch_, len(self.history_),
+                 self.history_[self.best_epoch_]["val_auc"], device)
+        return self
+
+    def _fit_loop(self, data: Tensors, y: np.ndarray, fit_rows: np.ndarray, val_rows: np.ndarray,
+                  rng: np.random.Generator, device: torch.device) -> None:
+        """Epochs of training with early stopping on hold-out AUC; keeps the best epoch's weights."""
+        optimizer = torch.optim.AdamW(self.module_.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        n_pos = int(y[fit_rows].sum())
+        # Class weights: positives count n_neg/n_pos times, so a minority class is not ignored.
+        pos_weight = torch.tensor((len(fit_rows) - n_pos) / n_pos, device=device)
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        # float16 gradients underflow without loss scaling; on CPU (fp32) the scaler is a no-op.
+        scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype(device) == torch.float16)
+        targets = torch.from_numpy(y.astype(np.float32))
+        self.history_, self.best_epoch_, best_score, best_state = [], -1, -math.inf, None
+        for epoch in range(self.max_epochs):
+            loss = self._train_epoch(data, targets, rng.permutation(fit_rows), optimizer, loss_fn, scaler, device)
+            score = val_auc(y[val_rows], self._logits(data, val_rows, device))
+            self.history_.append({"epoch": epoch, "train_loss": loss, "val_auc": score})
+            log.debug("sequence epoch %d: train loss %.4f, val AUC %.4f", epoch, loss, score)
+            if score > best_score:
+                self.best_epoch_, best_score = epoch, score
+                best_state = {k: v.detach().clone() for k, v in self.module_.state_dict().items()}
+            stop = self.on_epoch(epoch, score) if self.on_epoch is not None else False
+            if stop or epoch - self.best_epoch_ >= self.patience or not math.isfinite(loss):
+                break
+        if best_state is None:
+            raise FloatingPointError(f"SequenceClassifier diverged (train loss {loss}); lower lr={self.lr}.")
+        self.module_.load_state_dict(best_state)
+
+    def _train_epoch(self, data: Tensors, targets: torch.Tensor, order: np.ndarray,
+                     optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
+                     scaler: torch.amp.GradScaler, device: torch.device) -> float:
+        """One pass over `order` in mini-batches; returns the mean training loss."""
+        self.module_.train()
+        total = torch.zeros((), device=device)
+        for idx in train_batches(order, self.batch_size):
+            batch = batch_to(data, idx, device)
+            target = targets[torch.from_numpy(idx)].to(device, non_blocking=True)
+            with autocast(device):
+                logits = self.module_(batch.types, batch.values, batch.lengths, batch.static)
+            loss = loss_fn(logits.float(), target)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)   # clip the true gradients, not the scaled ones
+            nn.utils.clip_grad_norm_(self.module_.parameters(), self.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            total += loss.detach() * len(idx)   # no .item() per batch: avoids a GPU sync
+        return float(total) / len(order)
+
+    @torch.no_grad()
+    def _logits(self, data: Tensors, rows: np.ndarray, device: torch.device) -> np.ndarray:
+        """Logits for `rows` in eval mode (batch norm uses its running statistics)."""
+        self.module_.eval()
+        out = []
+        for start in range(0, len(rows), EVAL_BATCH):
+            batch = batch_to(data, rows[start:start + EVAL_BATCH], device)
+            with autocast(device):
+                out.append(self.module_(batch.types, batch.values, batch.lengths, batch.static).float().cpu())
+        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
+    def predict_proba(self, X: SequenceData) -> np.ndarray:
+        """[n, 2] probabilities of classes_[0] and classes_[1]."""
+        check_is_fitted(self, "module_")
+        device = next(self.module_.parameters()).device
+        with compute_settings(device, self.num_threads):
+            logits = self._logits(self._tensors(X), np.arange(len(X)), device)
+        p = expit(logits.astype(np.float64))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: SequenceData) -> np.ndarray:
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+    def _tensors(self, X: SequenceData) -> Tensors:
+        """Check X against the fitted shapes, keep the last max_len events, map unseen types to UNKNOWN."""
+        check_data(X)
+        if (X.values.shape[2], X.static.shape[1]) != (self.n_channels_, self.n_static_):
+            raise ValueError(f"SequenceData has {X.values.shape[2]} value channels and {X.static.shape[1]} "
+                             f"static features; the model was fitted with {self.n_channels_} and {self.n_static_}.")
+        types, values, lengths = last_events(X.types, X.values, X.lengths, self.max_len)
+        types = np.where(types >= self.n_types_, UNKNOWN, types)
+        return Tensors(torch.from_numpy(X.static), torch.from_numpy(types.astype(np.int64)),
+                       torch.from_numpy(np.ascontiguousarray(values)), torch.from_numpy(lengths.astype(np.int64)))
+
+    def _new_module(self) -> SequenceNet:
+        return SequenceNet(self.n_types_, self.n_channels_, self.n_static_, cell=self.cell,
+                           hidden_size=self.hidden_size, num_layers=self.num_layers,
+                           bidirectional=self.bidirectional, embedding_dim=self.embedding_dim,
+                           dropout=self.dropout, mlp_hidden=self.mlp_hidden)
+
+    def _encode_target(self, y: Any, n: int) -> np.ndarray:
+        """Set classes_ and return y as 0/1 (1 = classes_[1], the positive class)."""
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise ValueError(f"y must have shape ({n},) to match X, got {y.shape}.")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"SequenceClassifier needs a binary target, got classes {self.classes_.tolist()}.")
+        return (y == self.classes_[1]).astype(np.int64)
+
+    def _check_params(self) -> None:
+        if self.cell not in CELLS:
+            raise ValueError(f"cell must be one of {list(CELLS)}, got {self.cell!r}.")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie in (0, 1), got {self.validation_fraction}.")
+        if min(self.max_len, self.batch_size, self.max_epochs, self.patience) < 1:
+            raise ValueError("max_len, batch_size, max_epochs and patience must all be >= 1.")
+
+    def save(self, directory: str | Path) -> Path:
+        """Write state_dict.pt (tensors only) and config.json into `directory`, each atomically."""
+        check_is_fitted(self, "module_")
+        directory = Path(directory)
+        params = {k: v for k, v in self.get_params().items() if k != "on_epoch"}
+        config = {"params": params, "n_types": self.n_types_, "n_channels": self.n_channels_,
+                  "n_static": self.n_static_, "classes": self.classes_.tolist(),
+                  "best_epoch": self.best_epoch_, "history": self.history_}
+        state = {k: v.detach().cpu() for k, v in self.module_.state_dict().items()}
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:
+            torch.save(state, tmp)
+        with atomic_path(directory / CONFIG_FILE) as tmp:
+            tmp.write_text(json.dumps(config, indent=2))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | None = None) -> SequenceClassifier:
+        """Rebuild a fitted model from `save` output; weights load with weights_only=True (no pickle code)."""
+        directory = Path(directory)
+        config = json.loads((directory / CONFIG_FILE).read_text())
+        model = cls(**config["params"])
+        if device is not None:
+            model.set_params(device=device)
+        model.n_types_, model.n_channels_ = config["n_types"], config["n_channels"]
+        model.n_static_, model.classes_ = config["n_static"], np.asarray(config["classes"])
+        model.best_epoch_, model.history_ = config["best_epoch"], config["history"]
+        module = model._new_module()
+        module.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        model.module_ = module.to(resolve_device(model.device)).eval()
+        return model
+
+
+def default_space() -> dict[str, dict[str, Any]]:
+    """Default Optuna ranges: name -> {"low", "high", "log"} or {"choices"} (a fresh dict each call)."""
+    return {
+        "cell": {"choices": ["lstm", "gru", "rnn"]},
+        "hidden_size": {"low": 16, "high": 128, "log": True},
+        "num_layers": {"low": 1, "high": 2},
+        "bidirectional": {"choices": [False, True]},
+        "max_len": {"low": 16, "high": 64, "log": True},
+        "embedding_dim": {"low": 4, "high": 32, "log": True},
+        "lr": {"low": 1e-4, "high": 1e-2, "log": True},
+        "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
+        "dropout": {"low": 0.0, "high": 0.5},
+        "batch_size": {"choices": [128, 256, 512]},
+    }
+
+
+def search_space(trial: optuna.Trial, space: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Suggest SequenceClassifier params; `space` overrides the default ranges name by name."""
+    ranges = default_space()
+    if unknown := set(space or {}) - set(ranges):
+        raise ValueError(f"unknown sequence search-space keys {sorted(unknown)}; expected some of {sorted(ranges)}.")
+    ranges.update(space or {})
+    return {name: suggest_param(trial, name, spec) for name, spec in ranges.items()}
+
+
+def build(params: dict[str, Any], seed: int) -> SequenceClassifier:
+    """A SequenceClassifier with `params` (e.g. study.best_params) seeded by `seed`."""
+    return SequenceClassifier(**{**params, "random_state": seed})
