@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from pipeline import eda_events, eda_figures, eda_relations, eda_stats
 from pipeline.eda_format import cards, fmt_int, fmt_num, fmt_pct
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.io import read_json, write_json, write_text
 from pipeline.params import EdaParams, add_params_arg, as_dict, load_params
 from pipeline.schema import ID, TARGET, TEST, TIMESTAMP, TRAIN
@@ -168,7 +168,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()
     args = parse_args(argv)
     p = load_params(args.params).eda
     check_params(p)

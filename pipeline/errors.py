@@ -51,3 +51,8 @@ def cli(main: Callable[..., None]) -> Callable[..., None]:
 
 class StageError(RuntimeError):
     """A stage could not produce its outputs for a reason the user must act on (not bad input)."""
+
+
+def setup_logging() -> None:
+    """One format for every stage's log (called from main() only, never at import)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname).1s %(name)s: %(message)s")

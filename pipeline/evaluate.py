@@ -24,7 +24,7 @@ import pandas as pd
 
 from pipeline import metrics as M
 from pipeline import model_store
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.evaluate_plots import comparison, write_reports
 from pipeline.params import add_params_arg, load_params
 from pipeline.schema import ID, TARGET, TRUE_PROBABILITY
@@ -150,7 +150,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    setup_logging()
     args = parse_args(argv)
     params = load_params(args.params)
     test, seq, _ = load_split(args.features, "test")

@@ -15,7 +15,7 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from pipeline.errors import cli
+from pipeline.errors import cli, setup_logging
 from pipeline.feature_builder import FeatureBuilder
 from pipeline.fences import load_fences
 from pipeline.io import atomic_dir, read_json, read_table, write_json, write_parquet
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 @cli
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     p = load_params(args.params).features
     train, _, columns = read_imputed(args.filtered)
     raw_test, events, meta = read_prepared(args.prepared)

@@ -21,7 +21,7 @@ from sklearn.impute import IterativeImputer, KNNImputer, MissingIndicator, Simpl
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.io import atomic_dir, atomic_path, read_json, read_table, write_json
 from pipeline.params import ImputeParams, add_params_arg, load_params
 from pipeline.schema import ID, TARGET
@@ -155,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     args = parse_args(argv)
     params = load_params(args.params)
     train, test, meta = read_prepared(args.prepared)

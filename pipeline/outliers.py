@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from imblearn import FunctionSampler
 
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.fences import MODES, IQRBounds, apply_fences
 from pipeline.io import atomic_dir, read_json, read_table, write_json
 from pipeline.params import OutlierParams, add_params_arg, load_params
@@ -126,7 +126,7 @@ def read_imputed(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, An
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_params_arg(parser)
     for flag in ("--imputed", "--out", "--fences", "--report"):

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.io import atomic_dir, read_table, write_json
 from pipeline.params import DataParams, Params, add_params_arg, load_params
 from pipeline.schema import EVENT_TYPE, ID, TARGET, TEST, TIMESTAMP, TRAIN, TRUE_PROBABILITY
@@ -154,7 +154,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    setup_logging()
     args = parse_args(argv)
     data = run(load_params(args.params))
     write_prepared(data, args.out)

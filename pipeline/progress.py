@@ -24,8 +24,8 @@ def _clock(seconds: float) -> str:
 class Progress:
     """An Optuna callback; counts are study-wide, so several workers see the same totals."""
 
-    def __init__(self, family: str, total: int, stream: TextIO | None = None):
-        self.family, self.total = family, total
+    def __init__(self, family: str, total: int, stream: TextIO | None = None, deadline: float | None = None):
+        self.family, self.total, self.deadline = family, total, deadline
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
         self.done_at_start: int | None = None
@@ -39,6 +39,8 @@ class Progress:
         elapsed = time.monotonic() - self.started
         mine = max(done - self.done_at_start, 1)
         eta = elapsed / mine * max(self.total - done, 0)
+        if self.deadline is not None:   # a time budget ends the study before the trial count does
+            eta = min(eta, self.deadline - time.monotonic())
         complete = [t for t in trials if t.state == TrialState.COMPLETE]
         best = f"{study.best_value:.4f}" if complete else "-"
         return (f"tune {self.family:<6} {done:>3}/{self.total} trials  best {best}  "

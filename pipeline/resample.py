@@ -22,7 +22,7 @@ import pandas as pd
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC, RandomOverSampler
 from sklearn.base import BaseEstimator, clone
 
-from pipeline.errors import InputError, cli, show_values
+from pipeline.errors import InputError, cli, show_values, setup_logging
 from pipeline.io import read_json, read_table, write_json, write_parquet
 from pipeline.params import ResampleParams, add_params_arg, load_params
 from pipeline.schema import ID, TARGET
@@ -223,7 +223,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     args = parse_args(argv)
     params = load_params(args.params)
     manifest_path = args.features / "manifest.json"

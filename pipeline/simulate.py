@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.io import atomic_path, write_parquet
 from pipeline.params import SyntheticParams, add_params_arg, load_params
 
@@ -342,7 +342,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 @cli
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     params = load_params(args.params)
     p = params.data.synthetic
     if args.n_customers is not None:

@@ -19,7 +19,7 @@ import optuna
 from pipeline import objective as obj
 from pipeline import studies
 from pipeline.cv import DIRECTIONS, make_folds
-from pipeline.errors import InputError, cli
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.final_fit import final_fit, skip_family
 from pipeline.io import write_json
 from pipeline.models import FAMILIES
@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--report", type=Path, default=Path("reports/tune.json"), help="studies summary (JSON)")
     flags = ap.add_argument_group("overrides of params.yaml tune.* (for ad-hoc runs; dvc repro passes none)")
     flags.add_argument("--trials", type=int, help="trials per family, study-wide (all workers together)")
-    flags.add_argument("--timeout", type=float, help="hard wall-clock budget in seconds, final fits included")
+    flags.add_argument("--timeout", type=float, help="hard wall-clock budget in seconds, final fits included (0: none)")
     flags.add_argument("--models", help="comma-separated subset of " + ",".join(FAMILIES))
     flags.add_argument("--metric", choices=sorted(DIRECTIONS), help="CV objective")
     flags.add_argument("--folds", type=int, help="stratified CV folds (same for every family)")
@@ -61,6 +61,8 @@ def merged_settings(args: argparse.Namespace, tune: TuneParams) -> TuneParams:
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(tune) if getattr(args, f.name, None) is not None}
     if isinstance(given.get("models"), str):
         given["models"] = [m.strip() for m in given["models"].split(",") if m.strip()]
+    if given.get("timeout") is not None and given["timeout"] <= 0:
+        given["timeout"] = None   # --timeout 0: no budget, run every trial
     merged = dataclasses.replace(tune, **given)
     if unknown := [m for m in merged.models if m not in FAMILIES]:
         raise InputError(f"tune: unknown model family {unknown}; choose from {list(FAMILIES)}.")
@@ -84,7 +86,7 @@ def tune_family(family: str, data: TrainData, s: TuneParams, params: Params, see
                               params.resample, params.evaluate, s.device, s.lstm_max_epochs, deadline)
     remaining = s.trials - studies.counts(study)["n_trials"]
     if remaining > 0:
-        progress = Progress(family, s.trials)
+        progress = Progress(family, s.trials, deadline=deadline)
         timeout = None if deadline is None else max(deadline - time.monotonic(), 0)
         study.optimize(objective, n_trials=remaining, timeout=timeout, n_jobs=s.n_jobs, catch=(Exception,),
                        callbacks=[progress, optuna.study.MaxTrialsCallback(s.trials, states=None)])
@@ -104,7 +106,7 @@ def resolve_device(device: str) -> str:
 @cli
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = load_params(args.params)
     s = merged_settings(args, params.tune)
