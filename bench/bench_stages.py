@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -19,25 +20,21 @@ from pathlib import Path
 
 import yaml
 
-STAGES = {
-    "prepare": ["--out", "data/interim/prepared"],
-    "impute": ["--prepared", "data/interim/prepared", "--out", "data/interim/imputed",
-               "--model", "models/imputer.joblib", "--report", "reports/impute.json"],
-    "outliers": ["--imputed", "data/interim/imputed", "--out", "data/interim/filtered",
-                 "--fences", "models/fences.json", "--report", "reports/outliers.json"],
-    "features": ["--prepared", "data/interim/prepared", "--filtered", "data/interim/filtered",
-                 "--imputer", "models/imputer.joblib", "--fences", "models/fences.json",
-                 "--out", "data/features", "--transform", "models/transform.joblib"],
-    "resample": ["--features", "data/features", "--out", "data/resampled/train.parquet",
-                 "--report", "reports/resample.json"],
-}
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ["prepare", "impute", "outliers", "features", "resample"]
+
+
+def stage_command(stage: str) -> list[str]:
+    """The command dvc.yaml runs for the stage (paths are written once, there)."""
+    words = shlex.split(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]["cmd"])
+    return [sys.executable, *words[1:]]
 
 
 def run_stage(stage: str, root: Path) -> dict[str, float]:
     """One stage in its own process; returns wall seconds and that process's peak RSS in GiB."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", f"pipeline.{stage}", *STAGES[stage]], cwd=root, env=env)
+    proc = subprocess.Popen(stage_command(stage), cwd=root, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:

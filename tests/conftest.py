@@ -70,18 +70,17 @@ def write_params(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-STAGE_ARGS = {
-    "prepare": ["--out", "data/interim/prepared"],
-    "impute": ["--prepared", "data/interim/prepared", "--out", "data/interim/imputed",
-               "--model", "models/imputer.joblib", "--report", "reports/impute.json"],
-    "outliers": ["--imputed", "data/interim/imputed", "--out", "data/interim/filtered",
-                 "--fences", "models/fences.json", "--report", "reports/outliers.json"],
-    "features": ["--prepared", "data/interim/prepared", "--filtered", "data/interim/filtered",
-                 "--imputer", "models/imputer.joblib", "--fences", "models/fences.json",
-                 "--out", "data/features", "--transform", "models/transform.joblib"],
-    "resample": ["--features", "data/features", "--out", "data/resampled/train.parquet",
-                 "--report", "reports/resample.json"],
-}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stage_args(stage: str) -> list[str]:
+    """The stage's arguments exactly as dvc.yaml runs it (paths are written once, there)."""
+    import shlex
+
+    cmd = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"][stage]["cmd"]
+    words = shlex.split(cmd)
+    assert words[:3] == ["python", "-m", f"pipeline.{stage}"], cmd
+    return words[3:]
 
 
 def run_stages(root: Path, params: Path, stages: list[str]) -> None:
@@ -93,6 +92,6 @@ def run_stages(root: Path, params: Path, stages: list[str]) -> None:
     os.chdir(root)
     try:
         for stage in stages:
-            importlib.import_module(f"pipeline.{stage}").main(["--params", str(params), *STAGE_ARGS[stage]])
+            importlib.import_module(f"pipeline.{stage}").main(["--params", str(params), *stage_args(stage)])
     finally:
         os.chdir(cwd)
