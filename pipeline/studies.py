@@ -36,21 +36,29 @@ def make_storage(url: str | None) -> RDBStorage:
         raise InputError(f"tune: cannot open Optuna storage {url!r}: {str(err).splitlines()[0]}") from err
 
 
-def make_pruner(name: str) -> optuna.pruners.BasePruner:
-    pruners = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
+# Steps a trial runs before the median pruner may stop it. XGBoost reports boosting rounds: a slow
+# learning rate always looks worse early, so it gets 200 rounds. The sequence model reports epochs,
+# logreg/forest report one running CV mean per fold (from the second fold on).
+WARMUP_STEPS = {"xgb": 200, "lstm": 3, "logreg": 1, "forest": 1}
+
+
+def make_pruner(name: str, family: str = "") -> optuna.pruners.BasePruner:
+    warmup = WARMUP_STEPS.get(family, 1)
+    pruners = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup),
                "hyperband": optuna.pruners.HyperbandPruner, "none": optuna.pruners.NopPruner}
     if name not in pruners:
         raise InputError(f"params: tune.pruner must be one of {sorted(pruners)}, got {name!r}.")
     return pruners[name]()
 
 
-def open_study(storage: RDBStorage, name: str, direction: str, seed: int, pruner: str, resume: bool) -> optuna.Study:
+def open_study(storage: RDBStorage, name: str, direction: str, seed: int, pruner: str, resume: bool,
+               family: str = "") -> optuna.Study:
     """Create or (resume) load the study; --no-resume deletes an existing one first."""
     if not resume and name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
         log.info("tune: deleting existing study %s (--no-resume)", name)
         optuna.delete_study(study_name=name, storage=storage)
     return optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True,
-                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruner))
+                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruner, family))
 
 
 def counts(study: optuna.Study) -> dict[str, int]:

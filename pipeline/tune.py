@@ -80,7 +80,7 @@ def tune_family(family: str, data: TrainData, s: TuneParams, params: Params, see
     settings = obj.settings_of(s.metric, s.folds, seed, params.resample, s.lstm_max_epochs)
     fp = obj.fingerprint(data, family, space, settings)
     name = f"{s.study_name}-{family}" if s.study_name else f"{studies.DEFAULT_STUDY}-{family}-{fp}"
-    study = studies.open_study(storage, name, DIRECTIONS[s.metric], seed, s.pruner, s.resume)
+    study = studies.open_study(storage, name, DIRECTIONS[s.metric], seed, s.pruner, s.resume, family)
     studies.check_fingerprint(study, fp)
     objective = obj.Objective(family, data, make_folds(data.y, s.folds, seed), space, s.metric, seed,
                               params.resample, params.evaluate, s.device, s.lstm_max_epochs, deadline)

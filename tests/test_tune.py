@@ -173,3 +173,18 @@ def test_cli_flags_override_params_and_bad_values_fail_clearly(features, capsys)
     with pytest.raises(SystemExit) as info:
         run_tune(features, "--models", "logreg,svm")
     assert info.value.code == 2 and "unknown model family ['svm']" in capsys.readouterr().err
+
+
+def test_logreg_and_forest_report_each_fold_and_can_be_pruned(features):
+    """Families without a learning curve report the running CV mean per fold, so bad trials stop early."""
+    data = load_train(features / "data" / "features")
+    folds = cv.make_folds(data.y, 3, seed=11)
+    resample = tune.load_params(features / "params.yaml").resample
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for family in ("logreg", "forest"):
+        study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+        trial = study.ask()
+        with pytest.raises(optuna.TrialPruned, match="after fold 0"):
+            cv.cross_validate(family, {}, data, folds, metric="roc_auc", trial=trial, seed=11,
+                              resample=resample, device="cpu", max_epochs=1)
+        assert list(trial.storage.get_trial(trial._trial_id).intermediate_values) == [0]
