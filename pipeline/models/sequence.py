@@ -284,7 +284,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
             fit_rows, val_rows = holdout(y01, self.validation_fraction, rng)
             self.module_ = self._new_module().to(device)
             self._fit_loop(self._tensors(X), y01, fit_rows, val_rows, rng, device)
-        log.info("sequence: %s fitted on %d rows, best epoch %d of %d, val AUC %.4f (%s)", self.cell,
+        log.debug("sequence: %s fitted on %d rows, best epoch %d of %d, val AUC %.4f (%s)", self.cell,
                  len(fit_rows), self.best_epoch_, len(self.history_),
                  self.history_[self.best_epoch_]["val_auc"], device)
         return self
