@@ -33,8 +33,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.errors import InputError
-from pipeline.event_features import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
-                                     numeric_value_columns, type_codes, value_column)
+from pipeline.event_log import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
+                                numeric_value_columns, type_codes, value_column)
 from pipeline.io import atomic_path
 from pipeline.schema import EVENT_TYPE
 
