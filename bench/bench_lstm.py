@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.models.sequence import SequenceClassifier, SequenceData, amp_dtype, autocast
+from pipeline.models.sequence import SequenceClassifier, SequenceData
+from pipeline.models.sequence_runtime import amp_dtype, autocast
 
 log = logging.getLogger(__name__)
 

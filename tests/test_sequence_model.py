@@ -10,7 +10,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-import pipeline.models.sequence as sequence
+import pipeline.models.sequence_runtime as runtime
 from pipeline.models.sequence import (
     SequenceClassifier,
     SequenceData,
@@ -174,7 +174,7 @@ def test_equal_length_batches_are_deterministic_on_both_cpu_backends(monkeypatch
     model = SequenceClassifier(**FAST).fit(full, y)
     proba = model.predict_proba(full)
     np.testing.assert_array_equal(SequenceClassifier(**FAST).fit(full, y).predict_proba(full), proba)
-    monkeypatch.setattr(sequence, "CPU_ONEDNN", not sequence.CPU_ONEDNN)
+    monkeypatch.setattr(runtime, "CPU_ONEDNN", not runtime.CPU_ONEDNN)
     np.testing.assert_allclose(model.predict_proba(full), proba, atol=1e-5)
 
 
