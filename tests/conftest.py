@@ -37,6 +37,21 @@ def make_events(customer_ids: list[str], per_customer: int = 3, seed: int = 0,
                          "amount": rng.gamma(2.0, 20.0, len(ids)).round(2)})
 
 
+def hand_event_log() -> pd.DataFrame:
+    """10 events of 3 customers, sorted by customer and time like the prepared events."""
+    rows = [
+        ("a", "2023-12-01", "visit", np.nan), ("a", "2023-12-11", "purchase", 10.0),
+        ("a", "2024-01-10", "visit", np.nan), ("a", "2024-01-20", "purchase", 30.0),
+        ("a", "2024-01-30", "support_ticket", np.nan),
+        ("b", "2023-11-02", "purchase", 100.0), ("b", "2023-11-12", "visit", np.nan),
+        ("b", "2023-12-02", "visit", np.nan),
+        ("c", "2024-01-25", "visit", np.nan), ("c", "2024-01-29T12:00", "support_ticket", np.nan),
+    ]
+    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event_type", "amount"])
+    events["timestamp"] = pd.to_datetime(events["timestamp"], format="ISO8601").astype("datetime64[ns]")
+    return events
+
+
 @pytest.fixture
 def customers_frame() -> pd.DataFrame:
     return make_customers()

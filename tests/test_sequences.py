@@ -8,27 +8,13 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from conftest import hand_event_log as hand_log
 from pipeline.errors import InputError
 from pipeline.sequences import SequenceBatch, SequenceEncoder, load_sequences, save_sequences
 
 AS_OF = pd.Timestamp("2024-01-31")
 IDS = ["a", "b", "c", "d"]          # d has no events
 VISIT, PURCHASE, TICKET = 2, 3, 4   # vocabulary by frequency: visit 5, purchase 3, support_ticket 2
-
-
-def hand_log() -> pd.DataFrame:
-    """10 events of 3 customers, sorted by customer and time like the prepared events."""
-    rows = [
-        ("a", "2023-12-01", "visit", np.nan), ("a", "2023-12-11", "purchase", 10.0),
-        ("a", "2024-01-10", "visit", np.nan), ("a", "2024-01-20", "purchase", 30.0),
-        ("a", "2024-01-30", "support_ticket", np.nan),
-        ("b", "2023-11-02", "purchase", 100.0), ("b", "2023-11-12", "visit", np.nan),
-        ("b", "2023-12-02", "visit", np.nan),
-        ("c", "2024-01-25", "visit", np.nan), ("c", "2024-01-29T12:00", "support_ticket", np.nan),
-    ]
-    events = pd.DataFrame(rows, columns=["customer_id", "timestamp", "event_type", "amount"])
-    events["timestamp"] = pd.to_datetime(events["timestamp"], format="ISO8601").astype("datetime64[ns]")
-    return events
 
 
 def future_events() -> pd.DataFrame:
