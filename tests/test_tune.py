@@ -188,3 +188,18 @@ def test_logreg_and_forest_report_each_fold_and_can_be_pruned(features):
             cv.cross_validate(family, {}, data, folds, metric="roc_auc", trial=trial, seed=11,
                               resample=resample, device="cpu", max_epochs=1)
         assert list(trial.storage.get_trial(trial._trial_id).intermediate_values) == [0]
+
+
+def test_timeout_is_a_hard_budget_that_still_leaves_fitted_models(features):
+    """With many trials asked for and a short budget, tune stops on time and every family still has
+    its final model (the budget covers the refits). The bound is loose: behaviour, not speed."""
+    import time as clock
+
+    started = clock.monotonic()
+    report = run_tune(features, "--trials", "500", "--folds", "3", "--timeout", "12", "--no-resume",
+                      "--models", "logreg,lstm")
+    assert clock.monotonic() - started < 12 + 25   # imports, study set-up and one in-flight step at most
+    for family in ("logreg", "lstm"):
+        row = report["families"][family]
+        assert row["n_trials"] < 500 and row["n_complete"] >= 1
+        assert (features / "out" / "tuned" / family / "info.json").exists()
