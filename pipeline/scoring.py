@@ -1,0 +1,206 @@
+"""Scoring new customers with what the pipeline fitted: the one function the CLI and the app both call.
+
+`Scorer.load(root, family)` reads the saved artifacts once (never refits anything):
+  models/transform.joblib           the fitted transform the test split ran through (pickle: trusted only)
+  models/tuned/<family>/            the tuned model and its info.json (threshold, feature columns)
+  reports/metrics.json              which family is `best` (chosen by CV score in evaluate)
+  data/interim/prepared/meta.json   the training run's column names and feature types
+  params.yaml                       data section: ignore list, unmatched-event share, data.cutoff
+
+`Scorer.score(customers, events)` validates raw tables with the training contract
+(`prepare.validate_tables(require_target=False)`), runs `CustomerTransform.transform` and the model,
+and returns customer_id, probability, label (+ reasons with `explain`). `add_rank` adds rank
+(1 = highest probability, ties in file order) and decile (1 = the top 10 %).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline import model_store
+from pipeline.errors import InputError
+from pipeline.io import read_json
+from pipeline.params import DataParams, load_params
+from pipeline.prepare import validate_tables
+from pipeline.schema import ID, TIMESTAMP
+from pipeline.transform import CustomerTransform, load_transform
+from pipeline.validate import columns_hint
+from pipeline.validate_events import apply_cutoff, parse_cutoff
+
+log = logging.getLogger(__name__)
+
+PROBABILITY, LABEL, RANK, DECILE = "probability", "label", "rank", "decile"
+TRANSFORM = Path("models/transform.joblib")
+TUNED = Path("models/tuned")
+METRICS = Path("reports/metrics.json")
+META = Path("data/interim/prepared/meta.json")
+PARAMS = Path("params.yaml")
+CHOICES = ("best", *model_store.KNOWN)
+
+
+@dataclass
+class Scored:
+    frame: pd.DataFrame                       # customer_id, probability, label, [reason columns]; file order
+    notes: list[str] = field(default_factory=list)   # warnings and notes, also logged
+    as_of: pd.Timestamp | None = None
+
+
+def _read_meta(root: Path) -> dict[str, Any]:
+    path = root / META
+    if not path.is_file():
+        raise InputError(f"{path}: not found; run the pipeline first (dvc repro).")
+    return read_json(path)
+
+
+def resolve_family(root: Path, family: str) -> str:
+    """'best' -> the family evaluate chose by CV score (reports/metrics.json); else the name, checked."""
+    if family not in CHOICES:
+        raise InputError(f"--model must be one of {list(CHOICES)}, got {family!r}.")
+    if family != "best":
+        return family
+    path = root / METRICS
+    if not path.is_file():
+        raise InputError(f"{path}: not found, so there is no best model yet; run `dvc repro evaluate` "
+                         "or name a family with --model.")
+    return read_json(path)["best"]
+
+
+def training_data_params(root: Path, meta: dict[str, Any]) -> DataParams:
+    """params.yaml's data section with the column names the training run actually used (meta.json)."""
+    params = root / PARAMS
+    data = load_params(params).data if params.is_file() else DataParams()
+    cols = meta["columns"]
+    return dataclasses.replace(data, id_column=cols["id"], target=cols["target"],
+                               timestamp_column=cols["timestamp"] or data.timestamp_column,
+                               event_type_column=cols["event_type"])
+
+
+@dataclass
+class Scorer:
+    family: str
+    model: Any
+    info: dict[str, Any]
+    transform: CustomerTransform
+    meta: dict[str, Any]
+    data: DataParams
+
+    @classmethod
+    def load(cls, root: str | Path = ".", family: str = "best") -> Scorer:
+        root = Path(root)
+        meta = _read_meta(root)
+        family = resolve_family(root, family)
+        info = model_store.read_info(root / TUNED / family)
+        if "skipped" in info:
+            raise InputError(f"--model {family}: that family was not tuned ({info['skipped']}).")
+        model = model_store.load_model(family, root / TUNED / family)
+        return cls(family, model, info, load_transform(root / TRANSFORM), meta, training_data_params(root, meta))
+
+    @property
+    def threshold(self) -> float:
+        return float(self.info["threshold"])
+
+    def default_as_of(self, events: pd.Series | None) -> pd.Timestamp | None:
+        """data.cutoff if set; else the latest event + 1 s (as prepare does); else the training as_of."""
+        if self.data.cutoff is not None:
+            return parse_cutoff(self.data.cutoff)
+        if events is not None and len(events):
+            return events.max() + pd.Timedelta(seconds=1)
+        as_of = self.meta.get("as_of")
+        return pd.Timestamp(as_of) if as_of else None
+
+    def score(self, customers: pd.DataFrame, events: pd.DataFrame | None, *, labels: dict[str, str] | None = None,
+              as_of: pd.Timestamp | str | None = None, threshold: float | None = None, explain: int = 0, quiet: bool = False) -> Scored:
+        """Raw customers (+ events) -> probabilities; bad input raises InputError (one line)."""
+        labels = labels or {"customers": "customers", "events": "events"}
+        notes: list[str] = []
+        given, events = events is not None, None if events is not None and events.empty else events
+        if events is not None and self.transform.builder.events is None:
+            notes.append(f"{labels['events']}: the model was trained without events; the events are ignored.")
+            events = None
+        customers, events = self._trim(customers, events, labels, notes)
+        if not given and self.transform.builder.events is not None:
+            notes.append(f"{labels['customers']}: no events given: every customer is scored as having no events.")
+        clean, ev, report = validate_tables(customers, events, self.data, labels, require_target=False,
+                                            features=self.meta)
+        as_of = parse_cutoff(as_of, "--as-of") if isinstance(as_of, str) else as_of
+        if as_of is None:
+            as_of = self.default_as_of(None if ev is None else ev.frame[TIMESTAMP])
+        ev_frame = None if ev is None else apply_cutoff(ev.frame, as_of, labels["events"], report)
+        notes += unseen_levels(self.transform, clean.frame, labels["customers"])
+        for note in [] if quiet else notes:   # chunked callers log each distinct note once
+            log.info(note)
+        frame = self._predict(clean.frame, ev_frame, as_of, threshold, explain)
+        notes += report.warnings   # already logged as warnings by the validators
+        return Scored(frame, notes, as_of)
+
+    def _trim(self, customers: pd.DataFrame, events: pd.DataFrame | None, labels: dict[str, str],
+              notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Note (and drop) columns the model does not use; name the ones it needs that are missing."""
+        cols = self.meta["columns"]
+        used = [cols["id"], *self.meta["numeric"], *self.meta["categorical"]]
+        if cols["target"] in customers.columns:
+            notes.append(f"{labels['customers']}: target column '{cols['target']}' ignored (never used to score).")
+        if extra := [c for c in customers.columns if c not in used and c != cols["target"]]:
+            notes.append(f"{labels['customers']}: {len(extra)} column(s) not used by the model ignored: {extra[:10]}.")
+        customers = customers[[c for c in customers.columns if c in used]]
+        if events is None:
+            return customers, None
+        needed = [cols["id"], self.data.timestamp_column, *([cols["event_type"]] if self.meta["has_event_type"] else []),
+                  *self.meta["event_numeric"]]
+        if missing := [c for c in needed if c not in events.columns]:
+            raise InputError(f"{labels['events']}: column(s) {missing} used by the model are missing; "
+                             f"columns are {columns_hint(events.columns)}.")
+        if extra := [c for c in events.columns if c not in needed]:
+            notes.append(f"{labels['events']}: {len(extra)} column(s) not used by the model ignored: {extra[:10]}.")
+        return customers, events[needed]
+
+    def _predict(self, clean: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Timestamp | None,
+                 threshold: float | None, explain: int) -> pd.DataFrame:
+        builder = self.transform.builder
+        if builder.as_of is not None and as_of is not None and as_of != builder.as_of:
+            builder = dataclasses.replace(builder, as_of=as_of)   # same fitted state, new reference time
+        inputs = dataclasses.replace(self.transform, builder=builder).transform(clean, events)
+        info = self.info
+        p = model_store.predict_proba(self.family, self.model, inputs.matrix, inputs.sequences,
+                                      info.get("static_columns", ()), info.get("feature_columns"))
+        cut = self.threshold if threshold is None else threshold
+        out = pd.DataFrame({ID: inputs.matrix[ID].to_numpy(), PROBABILITY: p, LABEL: (p >= cut).astype("int8")})
+        if explain:
+            from pipeline.contributions import top_reasons
+            columns = model_store.model_columns(self.model) or info.get("feature_columns")
+            out = pd.concat([out, top_reasons(self.family, self.model, inputs.matrix[columns], explain)], axis=1)
+        return out
+
+
+def unseen_levels(transform: CustomerTransform, customers: pd.DataFrame, label: str) -> list[str]:
+    """One note per categorical column with levels the one-hot encoder never saw in training.
+
+    The encoder maps them to the column's 'infrequent' level when training had one, else to all zeros."""
+    static = transform.builder.static
+    if static.pipeline_ is None or not static.categorical:
+        return []
+    encoder = static.pipeline_.named_steps["columns"].named_transformers_["onehot"]
+    notes = []
+    for column, known in zip(static.categorical, encoder.categories_):
+        values = customers[column]
+        unseen = values.notna() & ~values.isin(set(map(str, known)))
+        if n := int(unseen.sum()):
+            shown = sorted(values[unseen].astype(str).unique().tolist())[:3]
+            notes.append(f"{label}: column '{column}' has {n} value(s) of level(s) unseen in training, e.g. "
+                         f"{shown}: scored as the 'infrequent' level (or no level).")
+    return notes
+
+
+def add_rank(frame: pd.DataFrame) -> pd.DataFrame:
+    """rank 1 = highest probability (ties: file order); decile 1 = the top 10 %, 10 = the bottom."""
+    n = len(frame)
+    rank = frame[PROBABILITY].rank(method="first", ascending=False).to_numpy(dtype=np.int64)
+    decile = np.ceil(rank * 10 / max(n, 1)).astype(np.int64)
+    head = frame[[ID, PROBABILITY, LABEL]].assign(**{RANK: rank, DECILE: decile})
+    return pd.concat([head, frame.drop(columns=[ID, PROBABILITY, LABEL])], axis=1)
