@@ -55,6 +55,11 @@ def check_args(args: argparse.Namespace, scorer: Scorer) -> None:
         raise InputError(f"--threshold must be between 0 and 1, got {args.threshold}.")
     if args.chunk_size < 1 or args.explain < 0:
         raise InputError("--chunk-size must be >= 1 and --explain K >= 0.")
+    if args.as_of is not None:
+        try:
+            args.as_of = parse_cutoff(args.as_of, "--as-of")
+        except InputError:
+            raise InputError(f"--as-of {args.as_of!r} is not a date/time (expected e.g. '2026-02-01').") from None
     if args.explain and scorer.family not in EXPLAINABLE:
         raise InputError(f"--explain: reasons are available for {list(EXPLAINABLE)}, not for the {scorer.family} "
                          "model (a sequence model has no exact per-feature attribution); pick one with --model.")
@@ -72,7 +77,7 @@ def score_whole(scorer: Scorer, args: argparse.Namespace) -> pd.DataFrame:
 
 def _as_of(scorer: Scorer, args: argparse.Namespace, latest: pd.Timestamp | None) -> pd.Timestamp | None:
     if args.as_of is not None:
-        return parse_cutoff(args.as_of, "--as-of")
+        return args.as_of
     return scorer.default_as_of(None if latest is None else pd.Series([latest]))
 
 

@@ -30,7 +30,7 @@ from pipeline.params import DataParams, load_params
 from pipeline.prepare import validate_tables
 from pipeline.schema import ID, TIMESTAMP
 from pipeline.transform import CustomerTransform, load_transform
-from pipeline.validate import columns_hint
+from pipeline.validate import columns_hint, require_column
 from pipeline.validate_events import apply_cutoff, parse_cutoff
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,11 @@ class Scorer:
         """Note (and drop) columns the model does not use; name the ones it needs that are missing."""
         cols = self.meta["columns"]
         used = [cols["id"], *self.meta["numeric"], *self.meta["categorical"]]
+        # checked here, before trimming, so the messages list the file's own columns
+        require_column(customers, cols["id"], labels["customers"], "id", "data.id_column")
+        if missing := [c for c in used if c not in customers.columns]:
+            raise InputError(f"{labels['customers']}: column(s) {missing} used by the model are missing; "
+                             f"columns are {columns_hint(customers.columns)}.")
         if cols["target"] in customers.columns:
             notes.append(f"{labels['customers']}: target column '{cols['target']}' ignored (never used to score).")
         if extra := [c for c in customers.columns if c not in used and c != cols["target"]]:
