@@ -110,3 +110,65 @@ def run_stages(root: Path, params: Path, stages: list[str]) -> None:
             importlib.import_module(f"pipeline.{stage}").main(["--params", str(params), *stage_args(stage)])
     finally:
         os.chdir(cwd)
+
+
+DVC_TINY = {"n_customers": 400, "events_per_customer": 8}
+DVC_FAST_TUNE = {"trials": 2, "folds": 3, "lstm_max_epochs": 2, "pruner": "none"}
+
+
+def run_command(cmd: list[str], cwd: Path) -> str:
+    """Run a command with the venv's tools (dvc) first on PATH; fail the test with its output."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="session")
+def dvc_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repo's pipeline with tiny params after one full `dvc repro`, shared by the whole
+    session (the DVC wiring tests and the report's browser test), so the suite runs the pipeline once."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("project")
+    for name in ("pipeline", "configs"):
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+        if (REPO / name).exists():
+            shutil.copy(REPO / name, root / name)
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "data" / "raw" / ".gitkeep").touch()
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"]["synthetic"].update(DVC_TINY)
+    params["tune"].update(DVC_FAST_TUNE)
+    params["evaluate"]["n_boot"] = 100
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run_command(["git", "init", "-q"], root)
+    run_command(["dvc", "init", "-q"], root)
+    run_command(["dvc", "config", "core.analytics", "false"], root)
+    run_command(["dvc", "repro"], root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL database on loopback (tests/postgres_server.py); skip without one, but
+    fail under CI, where the multi-worker tests must run."""
+    import os
+
+    from postgres_server import NoServer, postgres_server
+
+    server = postgres_server()
+    try:
+        url = server.__enter__()
+    except NoServer as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and no PostgreSQL server could be started: {err}")
+        pytest.skip(f"no PostgreSQL server could be started: {err}")
+    yield url
+    server.__exit__(None, None, None)

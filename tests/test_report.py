@@ -1,0 +1,205 @@
+"""report stage: the page shows metrics.json exactly, renders with optional inputs missing, is one
+offline file, escapes hostile names, and is written atomically. (Browser rendering: test_report_browser.)"""
+import json
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline import evaluate, evaluate_plots, report, report_data
+from pipeline import metrics as M
+from pipeline.report_figures import curve_figures
+
+N, N_BOOT, SEED = 600, 100, 3
+FAMILIES = {"xgb": 0.9, "logreg": 0.7, "forest": 0.5}     # family -> signal strength of its made-up scores
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def scores(strength: float, y: np.ndarray, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(size=len(y))
+    return 1 / (1 + np.exp(-(strength * (2 * y - 1) + noise - 1.2)))
+
+
+def make_reports(root, families=FAMILIES, skipped=None):
+    """metrics.json + plots/ as the evaluate stage writes them, from made-up scores (real metric code)."""
+    rng = np.random.default_rng(SEED)
+    y = (rng.uniform(size=N) < 0.2).astype(int)
+    probas = {f: scores(s, y, i) for i, (f, s) in enumerate(families.items())}
+    oracle = scores(1.1, y, 99)
+    models = {}
+    for i, (family, p) in enumerate(probas.items()):
+        threshold = M.choose_threshold(y, p)
+        models[family] = {**{k: v for k, v in M.evaluate(y, p, threshold, N_BOOT, SEED).items()
+                             if k not in ("n", "positives")},
+                          "cv_score": 0.9 - 0.01 * i, "n_trials": 7 + i, "n_complete": 5, "n_pruned": 2 + i,
+                          "n_failed": 0, "fit_seconds": 1.5 * (i + 1), "best_trial": 3, "predict_seconds": 0.01}
+    ranking = list(families)
+    predictions = pd.DataFrame(probas)
+    metrics = {"best": ranking[0], "metric": "roc_auc", "selected_by": "cv_score", "ranking": ranking,
+               "models": models, "skipped": skipped or {},
+               "oracle": evaluate.oracle_row(y, oracle, N_BOOT, SEED),
+               "comparison": evaluate_plots.comparison(y, predictions, ranking, "roc_auc", N_BOOT, SEED),
+               "n_test": N, "positives_test": int(y.sum())}
+    reports = root / "reports"
+    (reports / "plots").mkdir(parents=True)
+    (reports / "metrics.json").write_text(json.dumps(metrics))
+    for stem, table in evaluate_plots.plot_tables(y, probas, oracle).items():
+        table.to_csv(reports / "plots" / f"{stem}.csv", index=False)
+    best = ranking[0]
+    (reports / "plots" / "confusion.json").write_text(json.dumps(evaluate_plots.confusion(models[best], best)))
+    return metrics
+
+
+def render(root, *extra):
+    out = root / "reports" / "index.html"
+    report.main(["--params", str(root / "params.yaml"), "--metrics", str(root / "reports" / "metrics.json"),
+                 "--plots", str(root / "reports" / "plots"), *extra, "--out", str(out)])
+    return out.read_text(encoding="utf-8")
+
+
+class Cells(HTMLParser):
+    """Collects, per leaderboard row (tr data-family), every data-key -> (data-value, shown text)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.row, self.key, self.srcs = {}, None, None, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.srcs += [v for k, v in attrs if k in ("src", "href") and v]
+        if tag == "tr" and "data-family" in a:
+            self.row = self.rows.setdefault(a["data-family"], {})
+        if tag == "span" and "data-key" in a and self.row is not None:
+            self.key = a["data-key"]
+            self.row[self.key] = [a["data-value"], ""]
+
+    def handle_endtag(self, tag):
+        if tag == "span":
+            self.key = None
+        if tag == "tr":
+            self.row = None
+
+    def handle_data(self, data):
+        if self.key and self.row is not None:
+            self.row[self.key][1] += data
+
+
+def parse(page: str) -> Cells:
+    cells = Cells()
+    cells.feed(page)
+    return cells
+
+
+def expected(values: dict, key: str):
+    if key.endswith(("_low", "_high")):
+        base, end = key.rsplit("_", 1)
+        return values[f"{base}_ci"][0 if end == "low" else 1]
+    return values[key]
+
+
+def test_leaderboard_table_equals_metrics_json(tmp_path):
+    metrics = make_reports(tmp_path)
+    rows = parse(render(tmp_path)).rows
+    assert list(rows) == [*metrics["ranking"], "oracle"]                  # ranked by CV, oracle last
+    for family, cells in rows.items():
+        values = metrics["oracle"] if family == "oracle" else metrics["models"][family]
+        assert {"roc_auc", "roc_auc_low", "roc_auc_high", "average_precision", "average_precision_low",
+                "average_precision_high", "log_loss", "brier"} <= set(cells)
+        for key, (raw, shown) in cells.items():
+            value = expected(values, key)
+            assert float(raw) == value, (family, key)                       # the exact metrics.json value
+            assert shown.strip() == report_data.fmt_fixed(value, len(shown.strip().split(".")[-1])) \
+                or shown.strip() == f"{value:,}", (family, key, shown)  # and what is shown is that value rounded
+        extra = {"cv_score", "f1", "threshold", "lift_top_decile", "n_trials", "fit_seconds", "predict_seconds"}
+        assert extra <= set(cells) if family != "oracle" else not extra & set(cells)
+
+
+def test_leaderboard_frame_for_the_app(tmp_path):
+    metrics = make_reports(tmp_path)
+    table = report_data.leaderboard(metrics)
+    assert table["family"].tolist() == [*metrics["ranking"], "oracle"]
+    assert table["best"].tolist() == [True, False, False, False]
+    row = table.set_index("family").loc["logreg"]
+    assert row["roc_auc_low"] == metrics["models"]["logreg"]["roc_auc_ci"][0]
+    assert np.isnan(table.set_index("family").loc["oracle", "cv_score"])
+
+
+def test_headline_and_threshold_rationale(tmp_path, write_params):
+    metrics = make_reports(tmp_path)
+    write_params(evaluate={"threshold_rule": "cost", "cost_ratio": 7.0})
+    page = render(tmp_path)
+    assert "7× as much as a false alarm" in page
+    assert metrics["comparison"]["verdict"].replace("'", "&#39;") in page           # significance sentence
+    best = metrics["models"][metrics["best"]]
+    assert f"{best['roc_auc']:.3f}" in page and f"{best['roc_auc_ci'][0]:.3f}" in page
+    assert "Oracle" in page
+
+
+def test_missing_optional_inputs_say_not_available(tmp_path):
+    make_reports(tmp_path, skipped={"lstm": "no event log"})
+    page = render(tmp_path, "--tune", str(tmp_path / "nope.json"), "--explain", str(tmp_path / "nope.json"),
+                  "--prepared", str(tmp_path / "nope"))
+    assert "Explanations are not available" in page
+    assert "Tuning details are not available" in page
+    assert "meta.json was not found" in page
+    assert "skipped: no event log" in page
+
+
+def test_one_offline_file(tmp_path):
+    make_reports(tmp_path)
+    page = render(tmp_path)
+    cells = parse(page)
+    external = [s for s in cells.srcs if re.match(r"(?i)^\s*(https?:)?//", s)]
+    assert external == []
+    assert not re.search(r"(?i)<script[^>]+src=|<link[^>]+stylesheet|@import|url\(\s*['\"]?https?:", page)
+    assert page.count("<script") == 3                                       # plotly.js, figure data, init
+    assert "Plotly.newPlot" in page and "data-fig=\"roc\"" in page
+
+
+def test_hostile_names_are_escaped(tmp_path):
+    make_reports(tmp_path, families={HOSTILE: 1.2, "logreg": 1.0})
+    explain = {"metric": "roc_auc", "n_test": N, "skipped": {},
+               "permutation": {"family": HOSTILE, "baseline": 0.8, "n_repeats": 2, "seed": 0,
+                               "features": [{"feature": HOSTILE + "</script>", "mean": 0.1, "std": 0.01}]},
+               "coefficients": None, "sequence": None}
+    (tmp_path / "explain.json").write_text(json.dumps(explain))
+    page = render(tmp_path, "--explain", str(tmp_path / "explain.json"))
+    assert HOSTILE not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page                                           # shown as text
+    assert page.count("</script>") == 3                                      # data never closes a script tag
+    rows = parse(page).rows
+    assert HOSTILE in rows                                                   # the attribute round-trips intact
+
+
+def test_bad_input_is_one_line_and_keeps_the_old_page(tmp_path, capsys):
+    make_reports(tmp_path)
+    render(tmp_path)
+    out = tmp_path / "reports" / "index.html"
+    before = out.read_bytes()
+    (tmp_path / "tune.json").write_text("{not json")
+    with pytest.raises(SystemExit) as exit_info:
+        render(tmp_path, "--tune", str(tmp_path / "tune.json"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "tune.json" in err and "\n" not in err and "Traceback" not in err
+    assert out.read_bytes() == before                                        # atomic: the old page survives
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_missing_metrics_is_an_input_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--metrics", str(tmp_path / "metrics.json"), "--out", str(tmp_path / "index.html")])
+    assert exit_info.value.code == 2
+    assert "metrics.json: not found" in capsys.readouterr().err
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_curve_figures_one_trace_per_model(tmp_path):
+    make_reports(tmp_path)
+    figures = curve_figures(tmp_path / "reports" / "plots")
+    assert list(figures) == ["roc", "pr", "calibration", "gains"]
+    names = {kind: [t.name for t in fig.data] for kind, fig in figures.items()}
+    assert names["roc"][:4] == [*FAMILIES, "oracle"]                          # + the chance line
+    assert names["calibration"][:3] == list(FAMILIES) and "oracle" not in names["calibration"]
