@@ -52,33 +52,32 @@ def figure_payload(figures: dict[str, go.Figure]) -> Markup:
     return script_json({key: fig.to_plotly_json() for key, fig in figures.items()})
 
 
-def context(inputs: ReportInputs) -> tuple[dict[str, Any], dict[str, go.Figure]]:
-    """Every value the template shows, and every figure it draws."""
+def context(inputs: ReportInputs) -> dict[str, Any]:
+    """Every value the template shows; `figures` holds every Plotly figure it draws, by id."""
     metrics = inputs.metrics
     table = D.leaderboard(metrics)
     curves = curve_figures_from(inputs.curves)
     tuning, tuning_figs = S.tuning(inputs.tune, list(metrics.get("ranking") or []))
     explain, explain_figs = S.explanations(inputs.explain)
     evaluate = inputs.params.get("evaluate") or {}
-    best = metrics.get("best")
-    threshold = (metrics.get("models") or {}).get(best, {}).get("threshold")
+    threshold = (metrics.get("models") or {}).get(metrics.get("best"), {}).get("threshold")
     columns = (inputs.meta or {}).get("columns") or {}
-    return {"head": D.headline(metrics, table), "rows": D.records(table), "metrics": metrics,
-            "skipped": metrics.get("skipped") or {}, "labels": D.LABELS, "target": columns.get("target") or "target",
-            "positive_label": columns.get("positive_label", 1),
-            "curves": list(curves), "curves_svg": Markup(curves_svg(inputs.curves) or ""),
-            "confusion": D.confusion_summary(inputs.confusion),
+    return {"head": D.headline(metrics, table), "rows": D.records(table), "skipped": metrics.get("skipped") or {},
+            "target": columns.get("target") or "target", "curves": list(curves),
+            "curves_svg": Markup(curves_svg(inputs.curves) or ""), "confusion": D.confusion_summary(inputs.confusion),
             "rationale": D.threshold_rationale(evaluate.get("threshold_rule"), evaluate.get("cost_ratio"), threshold),
-            "tuning": tuning, "explain": explain, "data": S.data_pipeline(inputs)}, \
-        {**curves, **tuning_figs, **explain_figs}
+            "tuning": tuning, "explain": explain, "data": S.data_pipeline(inputs),
+            "figures": {**curves, **tuning_figs, **explain_figs}}
 
 
 def render(inputs: ReportInputs) -> str:
     """The whole page; every string from the data goes through Jinja's autoescape."""
     env = Environment(loader=PackageLoader("pipeline", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(filters())
-    values, figures = context(inputs)
+    labels = D.family_labels(inputs.tune)
+    env.filters.update(filters(), label=lambda family: labels.get(family, D.label(family)))
+    values = context(inputs)
+    figures = values.pop("figures")
     return env.get_template(TEMPLATE).render(
         **values, figures=figure_payload(figures), figure_ids=list(figures), plot_config=script_json(PLOT_CONFIG),
         plotly_js=Markup(get_plotlyjs()))
@@ -86,7 +85,7 @@ def render(inputs: ReportInputs) -> str:
 
 def filters() -> dict[str, Any]:
     """Formatting for the template: fixed decimals line up in columns; a % sign never wraps alone."""
-    return {"int": fmt_int, "num": fmt_num, "fix": D.fmt_fixed, "label": D.label, "raw": repr_value,
+    return {"int": fmt_int, "num": fmt_num, "fix": D.fmt_fixed, "raw": repr_value,
             "metric": lambda m: D.METRIC_LABELS.get(m, m), "interval_bars": D.interval_bars,
             "pct": lambda v, digits=1: fmt_pct(v, digits).replace(" %", "\u00a0%"),
             "signed": lambda v, digits=3: D.fmt_fixed(v, digits, sign=True),

@@ -44,6 +44,16 @@ def label(family: str) -> str:
     return LABELS.get(family, family)
 
 
+def family_labels(tune: dict[str, Any] | None) -> dict[str, str]:
+    """Display names; the sequence family names its tuned cell, e.g. 'Sequence model (GRU)'."""
+    out = dict(LABELS)
+    for family, info in ((tune or {}).get("families") or {}).items():
+        cell = ((info or {}).get("params") or {}).get("cell")
+        if isinstance(cell, str) and family in LABELS:
+            out[family] = f"{LABELS[family]} ({cell.upper()})"
+    return out
+
+
 def _row(family: str, values: dict[str, Any], rank: int | None, best: bool) -> dict[str, Any]:
     row: dict[str, Any] = {"family": family, "rank": rank, "best": best}
     row.update({key: values.get(key) for key in PLAIN})

@@ -11,7 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from pipeline.report_data import METRIC_LABELS, label
+from pipeline.report_data import METRIC_LABELS, family_labels
 from pipeline.report_figures import PALETTE, bar_figure, history_figure
 from pipeline.report_inputs import ReportInputs, data_hashes
 
@@ -28,12 +28,13 @@ def tuning(tune: dict[str, Any] | None, ranking: list[str]) -> tuple[dict[str, A
     families, figures = [], {}
     metric = str(tune.get("metric", "score"))
     shown = METRIC_LABELS.get(metric, metric)
+    labels = family_labels(tune)
     entries = tune.get("families") or {}
     order = [f for f in ranking if f in entries] + [f for f in entries if f not in ranking]
     for i, family in enumerate(order):
         info = entries[family] or {}
         if "skipped" in info:
-            families.append({"family": family, "label": label(family), "skipped": info["skipped"]})
+            families.append({"family": family, "label": labels.get(family, family), "skipped": info["skipped"]})
             continue
         history = info.get("history") or []
         failures = [{"number": h.get("number"), "reason": h.get("fail_reason") or "no reason recorded"}
@@ -45,9 +46,9 @@ def tuning(tune: dict[str, Any] | None, ranking: list[str]) -> tuple[dict[str, A
             names = list(importances)
             figures[f"importance-{i}"] = bar_figure(f"{family}: parameter importance (fANOVA)", names,
                                                     [importances[n] for n in names], "importance")
-        families.append({"family": family, "label": label(family), "index": i, "info": info, "failures": failures,
-                         "params": info.get("params") or {}, "has_history": f"history-{i}" in figures,
-                         "has_importance": bool(importances)})
+        families.append({"family": family, "label": labels.get(family, family), "index": i, "info": info,
+                         "failures": failures, "params": info.get("params") or {},
+                         "has_history": f"history-{i}" in figures, "has_importance": bool(importances)})
     return {"available": True, "metric": metric, "folds": tune.get("folds"), "seed": tune.get("seed"),
             "storage": tune.get("storage"), "families": families}, figures
 
@@ -94,7 +95,9 @@ def data_pipeline(inputs: ReportInputs) -> dict[str, Any]:
     """Rows and columns in, imputation, outliers, SMOTE, event log, params, commit and data hashes."""
     meta = inputs.meta or {}
     events = (inputs.eda or {}).get("events") or {}
-    return {"meta": inputs.meta, "impute": inputs.impute, "imputed": _imputed(inputs.impute),
+    tuned = ((inputs.tune or {}).get("families") or {}).values()
+    widths = [len(i.get("feature_columns") or []) for i in tuned if i and i.get("input") == "matrix"]
+    return {"meta": inputs.meta, "n_model_columns": max(widths, default=None), "impute": inputs.impute, "imputed": _imputed(inputs.impute),
             "outliers": inputs.outliers, "fenced": _fenced(inputs.outliers), "resample": inputs.resample,
             "events": {"has_events": bool(meta.get("has_events")), "n_events": meta.get("n_events"),
                        "types": meta.get("event_types") or [], "cutoff": meta.get("cutoff"),
