@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.eda_html is not None and args.eda_html.is_file():   # a relative link works wherever the folder goes
         eda_link = Path(os.path.relpath(args.eda_html, args.out.parent)).as_posix()
     inputs = load(args.metrics, args.plots, args.tune, args.explain, args.impute, args.outliers, args.resample,
-                  args.eda, args.prepared, args.params, args.lock, eda_link)
+                  args.eda, args.prepared, args.params, args.lock, eda_link,
+                  Path(os.path.relpath(args.out, args.lock.parent)).as_posix() if args.lock else None)
     page = render(inputs)
     write_text(page, args.out)
     missing = [name for name in ("tune", "explain", "impute", "outliers", "resample", "meta")

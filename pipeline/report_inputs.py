@@ -110,16 +110,26 @@ def data_hashes(lock: dict[str, Any] | None) -> list[dict[str, str]]:
     return rows
 
 
+def without_writer_of(lock: dict[str, Any] | None, page: str | None) -> dict[str, Any] | None:
+    """dvc.lock minus the stage that writes `page`: that entry is this stage's previous run, stale by definition."""
+    if not lock or not page:
+        return lock
+    stages = {name: entry for name, entry in (lock.get("stages") or {}).items()
+              if page not in [str(o.get("path")) for o in (entry or {}).get("outs") or []]}
+    return {**lock, "stages": stages}
+
+
 def load(metrics: Path, plots: Path | None = None, tune: Path | None = None, explain: Path | None = None,
          impute: Path | None = None, outliers: Path | None = None, resample: Path | None = None,
          eda: Path | None = None, prepared: Path | None = None, params: Path | None = None,
-         lock: Path | None = None, eda_html: str | None = None) -> ReportInputs:
-    """Everything the page shows; only metrics.json is required."""
+         lock: Path | None = None, eda_html: str | None = None, page: str | None = None) -> ReportInputs:
+    """Everything the page shows; only metrics.json is required. `page`: the output, relative to dvc.lock's folder."""
     confusion = read_json_file(plots / CONFUSION_FILE) if plots else None
     return ReportInputs(
         metrics=read_json_file(metrics, required=True), curves=read_curves(plots), confusion=confusion,
         tune=read_json_file(tune), explain=read_json_file(explain), impute=read_json_file(impute),
         outliers=read_json_file(outliers), resample=read_json_file(resample), eda=read_json_file(eda),
         meta=read_json_file(prepared / "meta.json") if prepared else None,
-        params=as_dict(load_params(params)) if params and params.is_file() else {}, lock=read_yaml_file(lock),
-        commit=git_commit(lock.parent if lock else None), eda_html=eda_html)
+        params=as_dict(load_params(params)) if params and params.is_file() else {},
+        lock=without_writer_of(read_yaml_file(lock), page), commit=git_commit(lock.parent if lock else None),
+        eda_html=eda_html)

@@ -97,8 +97,9 @@ def data_pipeline(inputs: ReportInputs) -> dict[str, Any]:
     events = (inputs.eda or {}).get("events") or {}
     tuned = ((inputs.tune or {}).get("families") or {}).values()
     widths = [len(i.get("feature_columns") or []) for i in tuned if i and i.get("input") == "matrix"]
-    return {"meta": inputs.meta, "n_model_columns": max(widths, default=None), "impute": inputs.impute, "imputed": _imputed(inputs.impute),
-            "outliers": inputs.outliers, "fenced": _fenced(inputs.outliers), "resample": inputs.resample,
+    return {"meta": inputs.meta, "n_model_columns": max(widths, default=None), "impute": inputs.impute,
+            "imputed": _imputed(inputs.impute), "outliers": inputs.outliers, "fenced": _fenced(inputs.outliers),
+            "resample": inputs.resample,
             "events": {"has_events": bool(meta.get("has_events")), "n_events": meta.get("n_events"),
                        "types": meta.get("event_types") or [], "cutoff": meta.get("cutoff"),
                        "per_customer": (events.get("per_customer") or {}).get("train"),

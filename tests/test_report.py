@@ -203,3 +203,16 @@ def test_curve_figures_one_trace_per_model(tmp_path):
     names = {kind: [t.name for t in fig.data] for kind, fig in figures.items()}
     assert names["roc"][:4] == [*FAMILIES, "oracle"]                          # + the chance line
     assert names["calibration"][:3] == list(FAMILIES) and "oracle" not in names["calibration"]
+
+
+def test_provenance_from_dvc_lock(tmp_path):
+    make_reports(tmp_path)
+    lock = {"schema": "2.0", "stages": {
+        "prepare": {"deps": [{"path": "data/raw", "md5": "aaaabbbbccccdddd.dir", "nfiles": 2}],
+                    "outs": [{"path": "data/interim/prepared", "md5": "1234567890abcdef.dir", "nfiles": 4}]},
+        "report": {"outs": [{"path": "reports/index.html", "md5": "feedfacefeedface"}]}}}
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))    # JSON is valid YAML
+    page = render(tmp_path, "--lock", str(tmp_path / "dvc.lock"))
+    assert "aaaabbbbcccc" in page and "1234567890ab" in page
+    assert "feedfacefeed" not in page                         # the page's own (previous) hash is stale: left out
+    assert "not a git checkout" in page                       # tmp_path is no git repository
