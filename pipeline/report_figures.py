@@ -119,6 +119,8 @@ def history_figure(family: str, history: list[dict[str, Any]], metric: str, maxi
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"shape": "hv", "color": PALETTE[1], "width": 2},
                              name="best so far", hoverinfo="skip"))
     fig.update_layout(**base_layout(f"{esc(family)}: optimisation history", "trial", f"CV {esc(metric)}", 300))
+    if max(h["number"] for h in done) < 10:   # trial numbers are integers: no 0.2 ticks on short studies
+        fig.update_xaxes(dtick=1)
     return fig
 
 
