@@ -170,6 +170,8 @@ class Scorer:
         builder = self.transform.builder
         if builder.as_of is not None and as_of is not None and as_of != builder.as_of:
             builder = dataclasses.replace(builder, as_of=as_of)   # same fitted state, new reference time
+        if self.family != "lstm" and builder.sequences is not None:
+            builder = dataclasses.replace(builder, sequences=None)   # tabular models never read the sequences
         inputs = dataclasses.replace(self.transform, builder=builder).transform(clean, events)
         info = self.info
         p = model_store.predict_proba(self.family, self.model, inputs.matrix, inputs.sequences,
