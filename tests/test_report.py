@@ -216,3 +216,18 @@ def test_provenance_from_dvc_lock(tmp_path):
     assert "aaaabbbbcccc" in page and "1234567890ab" in page
     assert "feedfacefeed" not in page                         # the page's own (previous) hash is stale: left out
     assert "not a git checkout" in page                       # tmp_path is no git repository
+
+
+@pytest.mark.parametrize("rule, words", [("max_f1", "maximises F1"), ("youden", "Youden"),
+                                         ("cost", "costs 3× as much as a false alarm")])
+def test_threshold_rationale_names_the_rule(rule, words):
+    text = report_data.threshold_rationale(rule, 3.0, 0.3141)
+    assert words in text and "0.314" in text and "never tuned on the test set" in text
+
+
+def test_one_model_has_no_runner_up(tmp_path):
+    metrics = make_reports(tmp_path, families={"logreg": 0.8})
+    assert metrics["comparison"] is None
+    page = render(tmp_path)
+    assert "there is no runner-up to compare" in page
+    assert list(parse(page).rows) == ["logreg", "oracle"]
