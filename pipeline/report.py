@@ -26,7 +26,7 @@ from plotly.utils import PlotlyJSONEncoder
 from pipeline import report_data as D
 from pipeline import report_sections as S
 from pipeline.eda_format import fmt_int, fmt_num, fmt_pct
-from pipeline.errors import cli, setup_logging
+from pipeline.errors import InputError, cli, setup_logging
 from pipeline.io import write_text
 from pipeline.params import add_params_arg
 from pipeline.report_figures import curve_figures_from
@@ -121,7 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     inputs = load(args.metrics, args.plots, args.tune, args.explain, args.impute, args.outliers, args.resample,
                   args.eda, args.prepared, args.params, args.lock, eda_link,
                   Path(os.path.relpath(args.out, args.lock.parent)).as_posix() if args.lock else None)
-    page = render(inputs)
+    try:
+        page = render(inputs)
+    except (KeyError, TypeError, AttributeError) as err:   # a JSON input of another shape than its stage writes
+        raise InputError(f"report: an input file has an unexpected structure ({type(err).__name__}: {err}); "
+                         "rerun the stage that wrote it (dvc repro).") from err
     write_text(page, args.out)
     missing = [name for name in ("tune", "explain", "impute", "outliers", "resample", "meta")
                if getattr(inputs, name) is None]

@@ -231,3 +231,12 @@ def test_one_model_has_no_runner_up(tmp_path):
     page = render(tmp_path)
     assert "there is no runner-up to compare" in page
     assert list(parse(page).rows) == ["logreg", "oracle"]
+
+
+def test_explain_json_of_another_shape_is_an_input_error(tmp_path, capsys):
+    make_reports(tmp_path)
+    (tmp_path / "explain.json").write_text(json.dumps({"permutation": {"features": [{"name": "age"}]}}))
+    with pytest.raises(SystemExit) as exit_info:
+        render(tmp_path, "--explain", str(tmp_path / "explain.json"))
+    assert exit_info.value.code == 2
+    assert "unexpected structure" in capsys.readouterr().err
