@@ -110,13 +110,16 @@ class TuneParams:
     models: list[str] = field(default_factory=lambda: ["logreg", "forest", "xgb", "lstm"])
     metric: str = "roc_auc"               # roc_auc | average_precision | log_loss
     folds: int = 5                        # stratified K-fold on train, same folds for every family
-    storage: str | None = None            # Optuna RDB URL; default: sqlite file optuna/studies.db
+    storage: str | None = None            # Optuna RDB URL ($OPTUNA_STORAGE wins over it); default sqlite optuna/studies.db
     study_name: str | None = None         # prefix of the per-family studies; default "customer-automl"
     n_jobs: int = 1                       # parallel trials in this process
     resume: bool = True                   # continue existing studies (False: start them afresh)
     device: str = "auto"                  # auto | cpu | cuda (xgb and the sequence model)
     pruner: str = "median"                # median | hyperband | none
     lstm_max_epochs: int = 20             # epochs per sequence-model fit (early stopping usually ends sooner)
+    heartbeat_seconds: int = 30           # a running trial's heartbeat; a worker silent for grace_seconds is
+    grace_seconds: int = 120              # taken for dead: its trial is marked FAIL and re-queued (same params)
+    final_fit: bool = True                # refit the best params on this worker when it wins the claim
 
 
 @dataclass(frozen=True)

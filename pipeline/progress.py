@@ -12,6 +12,8 @@ from typing import TextIO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from pipeline.workers import counted
+
 log = logging.getLogger(__name__)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
@@ -22,7 +24,8 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    """An Optuna callback; counts are study-wide, so several workers see the same totals."""
+    """An Optuna callback; counts are study-wide (as --trials counts them), so every worker shows the
+    same totals."""
 
     def __init__(self, family: str, total: int, stream: TextIO | None = None, deadline: float | None = None):
         self.family, self.total, self.deadline = family, total, deadline
@@ -32,7 +35,7 @@ class Progress:
         self.interactive = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def line(self, study: optuna.Study) -> str:
-        trials = study.get_trials(deepcopy=False, states=FINISHED)
+        trials = [t for t in counted(study.get_trials(deepcopy=False)) if t.state in FINISHED]
         done = len(trials)
         if self.done_at_start is None:
             self.done_at_start = done - 1

@@ -1,39 +1,21 @@
-"""Optuna studies: storage (SQLite file by default, any RDB URL), one study per family, pruners, summaries."""
+"""Optuna studies: one study per family, pruners, summaries (the storage itself: pipeline/storage.py)."""
 from __future__ import annotations
 
 import logging
-import warnings
-from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy.exc import SQLAlchemyError
 
+from pipeline import final_claim
 from pipeline.errors import InputError, StageError
+from pipeline.workers import tally
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "sqlite:///optuna/studies.db"
 DEFAULT_STUDY = "customer-automl"
-HEARTBEAT_SECONDS = 30       # a worker killed mid-trial is noticed after the grace period and its trial re-queued
-GRACE_SECONDS = 120
 FAIL_REASON = "fail_reason"
-
-
-def make_storage(url: str | None) -> RDBStorage:
-    """An RDB storage with heartbeats, so trials of a killed worker do not stay RUNNING forever."""
-    url = url or DEFAULT_STORAGE
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    # Heartbeats and the stale-trial retry are marked experimental by Optuna; they are the documented way.
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    try:
-        return RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3))
-    except (SQLAlchemyError, ImportError, ValueError, OSError) as err:  # bad URL, missing driver, server down
-        raise InputError(f"tune: cannot open Optuna storage {url!r}: {str(err).splitlines()[0]}") from err
 
 
 # Steps a trial runs before the median pruner may stop it. XGBoost reports boosting rounds: a slow
@@ -57,16 +39,14 @@ def open_study(storage: RDBStorage, name: str, direction: str, seed: int, pruner
     if not resume and name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
         log.info("tune: deleting existing study %s (--no-resume)", name)
         optuna.delete_study(study_name=name, storage=storage)
+        final_claim.release(storage.engine, name)
     return optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True,
                                sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruner, family))
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
-    trials = study.get_trials(deepcopy=False)
-    by_state = {s: sum(t.state == s for t in trials) for s in TrialState}
-    return {"n_trials": len(trials), "n_complete": by_state[TrialState.COMPLETE],
-            "n_pruned": by_state[TrialState.PRUNED], "n_failed": by_state[TrialState.FAIL],
-            "n_running": by_state[TrialState.RUNNING] + by_state[TrialState.WAITING]}
+    """Study-wide counts; n_trials is what --trials counts (pipeline/workers.py)."""
+    return tally(study.get_trials(deepcopy=False))
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial:
@@ -110,9 +90,3 @@ def check_fingerprint(study: optuna.Study, fingerprint: str) -> None:
     elif found != fingerprint:
         raise InputError(f"tune: study {study.study_name!r} was run on other data, folds or search space "
                          f"(fingerprint {found} vs now {fingerprint}); use --no-resume or another --study-name.")
-
-
-def safe_url(url: str | None) -> str:
-    """The storage URL with any password masked, for reports and logs."""
-    from sqlalchemy.engine import make_url
-    return make_url(url or DEFAULT_STORAGE).render_as_string(hide_password=True)

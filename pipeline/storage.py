@@ -1,0 +1,101 @@
+"""Where the Optuna studies live: the storage URL, and Optuna's RDB storage opened with heartbeats.
+
+Precedence of the URL: --storage flag > OPTUNA_STORAGE environment variable > params tune.storage >
+the embedded SQLite file. Any SQLAlchemy URL Optuna supports works; PostgreSQL
+(postgresql+psycopg2://user:pass@host/db) is the tested one for several workers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+
+from pipeline.errors import InputError, StageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORAGE = "sqlite:///optuna/studies.db"
+ENV_VAR = "OPTUNA_STORAGE"
+CONNECT_TIMEOUT = 10        # seconds per connection attempt: a server that does not answer fails, never hangs
+CONNECT_DELAYS = (1, 2, 4)  # back-off between attempts at start-up (a server restarting, a network blip)
+MAX_RETRY = 3               # a trial of a dead worker is re-queued at most this many times
+
+
+def resolve_url(flag: str | None, param: str | None) -> str:
+    """--storage flag, else $OPTUNA_STORAGE, else params tune.storage, else the SQLite file."""
+    return flag or os.environ.get(ENV_VAR) or param or DEFAULT_STORAGE
+
+
+def safe_url(url: str | None) -> str:
+    """The storage URL with any password masked, for reports and logs."""
+    try:
+        return make_url(url or DEFAULT_STORAGE).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable storage URL>"
+
+
+def engine_kwargs(url: str) -> dict[str, Any]:
+    """Time-outs so a database that is down or unreachable gives an error instead of a hang."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return {}
+    # TCP keepalives notice a server that vanished during a query; pre-ping replaces dead pooled connections.
+    return {"pool_pre_ping": True, "connect_args": {
+        "connect_timeout": CONNECT_TIMEOUT, "keepalives": 1, "keepalives_idle": 30,
+        "keepalives_interval": 10, "keepalives_count": 3}}
+
+
+def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
+                 delays: tuple[float, ...] = CONNECT_DELAYS) -> RDBStorage:
+    """Optuna's RDB storage with heartbeats: a killed worker's RUNNING trial is failed after `grace`
+    seconds without a heartbeat and re-queued (same params) for another worker."""
+    shown = safe_url(url)
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError as err:
+        raise InputError(f"tune: storage {url!r} is not a database URL (e.g. sqlite:///optuna/studies.db, "
+                         "postgresql+psycopg2://user:pass@host/db).") from err
+    if backend == "sqlite":
+        if n_jobs > 1:
+            raise InputError(f"tune: --n-jobs {n_jobs} with SQLite storage {shown}: SQLite locks under parallel "
+                             "writers; use --n-jobs 1, or a PostgreSQL storage for parallel trials (README, "
+                             "'Tuning on several machines').")
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # Heartbeats and the stale-trial retry are marked experimental by Optuna; they are the documented way.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    for attempt, delay in enumerate((*delays, None), start=1):
+        try:
+            return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat,
+                              grace_period=grace,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+        except (IntegrityError, ProgrammingError) as err:
+            # Workers starting together on a fresh database race to create Optuna's tables; the loser
+            # gets a duplicate-key error and simply opens the tables the winner made.
+            if delay is None or "duplicate" not in str(err) and "already exists" not in str(err):
+                raise InputError(f"tune: cannot open Optuna storage {shown}: {first_line(err)}") from err
+            log.info("tune: another worker is creating the tables in %s; retrying", shown)
+            time.sleep(delay)
+        except OperationalError as err:    # server down, refusing, or not answering within the time-out
+            if delay is None:
+                raise StageError(f"tune: cannot reach Optuna storage {shown} after {attempt} attempts: "
+                                 f"{first_line(err)}") from err
+            log.warning("tune: storage %s unreachable (attempt %d): %s; retrying in %g s", shown, attempt,
+                        first_line(err), delay)
+            time.sleep(delay)
+        except (SQLAlchemyError, ImportError, ValueError, OSError) as err:   # bad URL, missing driver ...
+            raise InputError(f"tune: cannot open Optuna storage {shown}: {first_line(err)}") from err
+    raise AssertionError("unreachable")
+
+
+def first_line(err: BaseException) -> str:
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

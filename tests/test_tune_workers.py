@@ -1,0 +1,196 @@
+"""Several pipeline.tune workers on one Optuna study in a real PostgreSQL server (tests/postgres_server.py):
+the study-wide trial count, a worker killed mid-trial, resume, one final fit, and storage errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from conftest import REPO, run_stages
+from pipeline import storage as stores
+from pipeline import tune
+from pipeline.errors import InputError, StageError
+from pipeline.objective import BUILD_PARAMS
+from pipeline.workers import RETRY_HISTORY, WORKER, counted, tally
+
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("workers")
+    params = {"seed": 11, "data": {"synthetic": {"n_customers": 360, "events_per_customer": 10}},
+              "tune": {"pruner": "none", "heartbeat_seconds": 1, "grace_seconds": 3}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run_stages(root, root / "params.yaml", ["prepare", "impute", "outliers", "features"])
+    return root
+
+
+def start_worker(root: Path, url: str, study: str, name: str, trials: int, family: str = "logreg") -> subprocess.Popen:
+    """One worker as its own OS process, exactly as a user runs it on a machine."""
+    out = root / name
+    out.mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "pipeline.tune", "--params", str(root / "params.yaml"),
+           "--features", str(root / "data/features"), "--out", str(out / "tuned"), "--report", str(out / "tune.json"),
+           "--storage", url, "--study-name", study, "--models", family, "--trials", str(trials), "--folds", "3"]
+    env = {**os.environ, "OPTUNA_STORAGE": "sqlite:///must-not-be-used.db"}   # the flag wins over the env var
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=(out / "log.txt").open("w"), stderr=subprocess.STDOUT)
+
+
+def finish(procs: list[subprocess.Popen], root: Path, names: list[str], timeout: float = 240) -> None:
+    for proc, name in zip(procs, names):
+        code = proc.wait(timeout=timeout)
+        assert code == 0, f"worker {name} exited {code}:\n{(root / name / 'log.txt').read_text()[-3000:]}"
+
+
+def worker_of(proc: subprocess.Popen) -> str:
+    return f"{socket.gethostname()}:{proc.pid}"
+
+
+def load(url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=url)
+
+
+def assert_study_complete(study: optuna.Study, target: int) -> None:
+    """Exactly `target` counted trials, all finished, numbers unique; replaced ones were re-run."""
+    trials = study.get_trials()
+    kept = counted(trials)
+    assert len(kept) == target and all(t.state in FINISHED for t in kept), tally(trials)
+    assert len({t.number for t in trials}) == len(trials)
+    retried = {n for t in trials for n in t.system_attrs.get(RETRY_HISTORY, [])}
+    for t in trials:
+        if t not in kept and not t.user_attrs.get("surplus"):
+            assert t.state == optuna.trial.TrialState.FAIL and t.number in retried, t
+
+
+def wait_for(condition, what: str, timeout: float = 120, poll: float = 0.05):
+    stop = time.monotonic() + timeout
+    while time.monotonic() < stop:
+        if found := condition():
+            return found
+        time.sleep(poll)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def trials_of(url: str, name: str, states: tuple = FINISHED + (optuna.trial.TrialState.RUNNING,)) -> list:
+    try:
+        return load(url, name).get_trials(deepcopy=False, states=states)
+    except KeyError:   # the workers have not created the study yet
+        return []
+
+
+def running_trial_of(url: str, name: str, workers: set[str]) -> optuna.trial.FrozenTrial | None:
+    running = trials_of(url, name, (optuna.trial.TrialState.RUNNING,))
+    # all params drawn (build params recorded): the trial is in its cross-validation, the slow part
+    return next((t for t in running if t.user_attrs.get(WORKER) in workers and BUILD_PARAMS in t.user_attrs), None)
+
+
+def test_three_workers_share_one_study_and_one_of_them_fits(features, postgres_url):
+    names = ["w1", "w2", "w3"]
+    procs = [start_worker(features, postgres_url, "three", n, trials=12) for n in names]
+    finish(procs, features, names)
+    study = load(postgres_url, "three-logreg")
+    assert_study_complete(study, 12)
+    assert len({t.user_attrs[WORKER] for t in study.get_trials()}) >= 2   # the trials really were shared
+    reports = {n: json.loads((features / n / "tune.json").read_text()) for n in names}
+    fitted = [n for n in names if reports[n]["final_fit"] == "done here"]
+    assert len(fitted) == 1, {n: r["final_fit"] for n, r in reports.items()}
+    fitter = reports[fitted[0]]
+    for name in set(names) - set(fitted):
+        assert reports[name]["final_fit"] == f"final fit done by worker {fitter['worker']}"
+        assert "skipped" in json.loads((features / name / "tuned/logreg/info.json").read_text())
+    info = json.loads((features / fitted[0] / "tuned/logreg/info.json").read_text())
+    assert info["params"] == study.best_trial.user_attrs[BUILD_PARAMS] and info["cv_score"] == study.best_value
+    assert fitter["families"]["logreg"]["n_trials"] == 12
+    assert fitter["storage"] == postgres_url
+
+    # A later command with nothing left to run does the final fit itself, from the same best params.
+    later = start_worker(features, postgres_url, "three", "later", trials=12)
+    finish([later], features, ["later"])
+    assert len(load(postgres_url, "three-logreg").get_trials()) == len(study.get_trials())
+    again = json.loads((features / "later/tuned/logreg/info.json").read_text())
+    assert again["params"] == info["params"] and again["cv_score"] == info["cv_score"]
+
+
+def test_a_worker_killed_mid_trial_is_requeued_and_the_study_completes(features, postgres_url):
+    names = ["k1", "k2", "k3"]
+    procs = [start_worker(features, postgres_url, "kill", n, trials=8, family="forest") for n in names]
+    victim = procs[0]
+    trial = wait_for(lambda: running_trial_of(postgres_url, "kill-forest", {worker_of(victim)}),
+                     "a running trial of the victim")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    finish(procs[1:], features, names[1:])
+    study = load(postgres_url, "kill-forest")
+    killed = next(t for t in study.get_trials() if t.number == trial.number)
+    assert killed.state == optuna.trial.TrialState.FAIL   # not stuck RUNNING
+    retries = [t for t in study.get_trials() if killed.number in t.system_attrs.get(RETRY_HISTORY, [])]
+    assert len(retries) == 1 and retries[0].state == optuna.trial.TrialState.COMPLETE
+    assert retries[0].params == killed.params
+    assert_study_complete(study, 8)
+    assert tally(study.get_trials())["n_requeued"] == 1
+    fits = [json.loads((features / n / "tune.json").read_text())["final_fit"] for n in names[1:]]
+    assert fits.count("done here") == 1, fits
+
+
+def test_a_study_resumes_after_every_worker_was_killed(features, postgres_url):
+    names = ["r1", "r2"]
+    procs = [start_worker(features, postgres_url, "resume", n, trials=8) for n in names]
+    workers = {worker_of(p) for p in procs}
+    wait_for(lambda: len(trials_of(postgres_url, "resume-logreg", FINISHED)) >= 2
+             and running_trial_of(postgres_url, "resume-logreg", workers), "two finished trials and a running one")
+    for proc in procs:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = load(postgres_url, "resume-logreg").get_trials()
+    stuck = [t.number for t in before if t.state == optuna.trial.TrialState.RUNNING]
+    assert stuck and len(counted(before)) < 8 + len(stuck)
+    restarted = start_worker(features, postgres_url, "resume", "r3", trials=8)
+    finish([restarted], features, ["r3"])
+    study = load(postgres_url, "resume-logreg")
+    assert_study_complete(study, 8)
+    assert {t.number for t in before if t.state in FINISHED} <= {t.number for t in counted(study.get_trials())}
+    for number in stuck:
+        assert next(t for t in study.get_trials() if t.number == number).state == optuna.trial.TrialState.FAIL
+    assert json.loads((features / "r3/tune.json").read_text())["final_fit"] == "done here"
+
+
+def test_an_unreachable_database_fails_fast_with_a_clear_message(features, capsys):
+    url = f"postgresql+psycopg2://user:secret@127.0.0.1:{_closed_port()}/db"
+    started = time.monotonic()
+    with pytest.raises(StageError, match=r"cannot reach Optuna storage .*user:\*\*\*@127\.0\.0\.1.* after 2 attempts"):
+        stores.make_storage(url, heartbeat=1, grace=3, delays=(0.2,))
+    assert time.monotonic() - started < 15
+    with pytest.raises(SystemExit) as info:   # the CLI: one line naming the masked URL, exit 1, no traceback
+        tune.main(["--params", str(features / "params.yaml"), "--features", str(features / "data/features"),
+                   "--storage", url])
+    err = capsys.readouterr().err
+    assert info.value.code == 1 and "error: tune: cannot reach Optuna storage" in err and "secret" not in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]   # closed again when the block ends: nothing listens there
+
+
+def test_storage_precedence_and_sqlite_with_parallel_trials(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPTUNA_STORAGE", "postgresql+psycopg2://u@h/env")
+    assert stores.resolve_url("sqlite:///flag.db", "sqlite:///param.db") == "sqlite:///flag.db"
+    assert stores.resolve_url(None, "sqlite:///param.db") == "postgresql+psycopg2://u@h/env"
+    monkeypatch.delenv("OPTUNA_STORAGE")
+    assert stores.resolve_url(None, "sqlite:///param.db") == "sqlite:///param.db"
+    assert stores.resolve_url(None, None) == stores.DEFAULT_STORAGE
+    with pytest.raises(InputError, match="SQLite locks under parallel writers"):
+        stores.make_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=1, grace=3, n_jobs=2)
+    with pytest.raises(InputError, match="not a database URL"):
+        stores.make_storage("localhost:5432", heartbeat=1, grace=3)
