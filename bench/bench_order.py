@@ -19,18 +19,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipeline.model_store import load_tuned, predict_proba
-from pipeline.schema import ID, TARGET, TIMESTAMP
+from pipeline.perturb_events import permute_times
+from pipeline.schema import ID, TARGET
 from pipeline.transform import load_transform
-
-
-def permute_times(events: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """Randomly reassign each customer's timestamps among its events (vectorised)."""
-    ordered = events.sort_values([ID, TIMESTAMP], kind="stable").reset_index(drop=True)
-    codes = pd.factorize(ordered[ID])[0]
-    order = np.lexsort((np.random.default_rng(seed).random(len(ordered)), codes))
-    shuffled = ordered.iloc[order].reset_index(drop=True)
-    shuffled[TIMESTAMP] = ordered[TIMESTAMP].to_numpy()   # k-th time of the customer goes to a random event
-    return shuffled.sort_values([ID, TIMESTAMP], kind="stable").reset_index(drop=True)
 
 
 def scores(transform, models: dict, infos: dict, test: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
