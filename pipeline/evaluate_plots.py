@@ -3,7 +3,9 @@
 reports/plots/ (long format, every family in every file; "oracle" rows in roc/pr when known):
   roc.csv (model, fpr, tpr), pr.csv (model, recall, precision),
   calibration.csv (model, mean_predicted, observed, count), gains.csv (model, share_targeted, share_captured),
-  confusion.json (best model at its threshold: model, threshold, tp, fp, fn, tn).
+  confusion.json (best model at its threshold: model, threshold, tp, fp, fn, tn),
+  confusion.csv (every family at its threshold: model, threshold, actual, predicted, count; for `dvc plots`).
+dvc.yaml's top-level `plots:` draws one series per `model` through the templates in .dvc/plots/.
 reports/predictions.csv: customer_id, target, one P(target=1) column per family, test customers only.
 """
 from __future__ import annotations
@@ -76,6 +78,14 @@ def confusion(row: dict[str, Any], model: str) -> dict[str, Any]:
     return {"model": model, "threshold": row["threshold"], **row["confusion"]}
 
 
+def confusion_table(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Long-format confusion counts of every family at its own threshold (4 rows per family)."""
+    cells = (("tp", 1, 1), ("fn", 1, 0), ("fp", 0, 1), ("tn", 0, 0))
+    return pd.DataFrame([{"model": model, "threshold": row["threshold"], "actual": actual, "predicted": predicted,
+                          "count": row["confusion"][key]}
+                         for model, row in rows.items() for key, actual, predicted in cells])
+
+
 def write_reports(result: Evaluation, metrics_path: Path, plots_dir: Path, predictions_path: Path) -> None:
     """metrics.json, the plots directory (replaced whole) and predictions.csv, each atomically."""
     families = list(result.metrics["models"])
@@ -86,6 +96,7 @@ def write_reports(result: Evaluation, metrics_path: Path, plots_dir: Path, predi
         for stem, table in tables.items():
             table.to_csv(tmp / f"{stem}.csv", index=False)
         write_json(confusion(result.metrics["models"][best], best), tmp / "confusion.json")
+        confusion_table(result.metrics["models"]).to_csv(tmp / "confusion.csv", index=False)
     with atomic_path(predictions_path) as tmp:
         result.predictions[[ID, TARGET, *families]].to_csv(tmp, index=False)
     write_json(result.metrics, metrics_path)

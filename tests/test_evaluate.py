@@ -126,6 +126,12 @@ def test_plots_and_predictions(done):
     confusion = strict_json(plots / "confusion.json")
     assert confusion["model"] == "logreg" and confusion["threshold"] == THRESHOLDS["logreg"]
     assert sum(confusion[k] for k in ("tp", "fp", "fn", "tn")) == m["n_test"]
+    cells = pd.read_csv(plots / "confusion.csv")   # every family, long format, for `dvc plots`
+    assert list(cells.columns) == ["model", "threshold", "actual", "predicted", "count"]
+    assert (cells.groupby("model")["count"].sum() == m["n_test"]).all() and set(cells["model"]) == set(m["models"])
+    logreg = cells[cells["model"] == "logreg"].set_index(["actual", "predicted"])["count"]
+    cell_of = {"tp": (1, 1), "fp": (0, 1), "fn": (1, 0), "tn": (0, 0)}
+    assert all(logreg[cell] == confusion[key] for key, cell in cell_of.items())
     pred = pd.read_csv(root / "reports" / "predictions.csv", dtype={"customer_id": str})
     assert list(pred.columns) == ["customer_id", "target", "logreg", "forest", "xgb"]
     assert len(pred) == m["n_test"] and pred["customer_id"].is_unique and pred["customer_id"].iloc[0] == "00500"
