@@ -130,6 +130,12 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class ExplainParams:
+    n_repeats: int = 5                    # shuffles per feature (permutation importance) and of event order
+    max_rows: int | None = 20000          # explain a seeded sample of this many test customers (bounds time at scale)
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 42
     data: DataParams = field(default_factory=DataParams)
@@ -141,6 +147,7 @@ class Params:
     resample: ResampleParams = field(default_factory=ResampleParams)
     tune: TuneParams = field(default_factory=TuneParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    explain: ExplainParams = field(default_factory=ExplainParams)
 
 
 def _build(cls: type[T], raw: Any, where: str) -> T:

@@ -1,0 +1,87 @@
+"""Explanations of the tabular models: permutation importance on test, and logistic-regression coefficients.
+
+Every score here is a "drop": the metric before minus the metric after a perturbation, signed so
+that positive always means the model relied on what was perturbed (for log loss, lower is better,
+so the sign flips). The models are only scored, never refitted (DESIGN.md section 4).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+from pipeline import model_store
+from pipeline.errors import InputError
+
+METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], float]] = {
+    "roc_auc": (roc_auc_score, 1.0),                      # (function, sign: +1 when higher is better)
+    "average_precision": (average_precision_score, 1.0),
+    "log_loss": (lambda y, p: log_loss(y, p, labels=[0, 1]), -1.0),
+}
+TREE_FAMILIES = ("xgb", "forest")
+
+
+def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:
+    if metric not in METRICS:
+        raise InputError(f"metric must be one of {list(METRICS)}, got {metric!r}.")
+    return float(METRICS[metric][0](y, p))
+
+
+def drop(metric: str, baseline: float, after: float) -> float:
+    """baseline - after, signed so that positive = worse after the perturbation."""
+    return METRICS[metric][1] * (baseline - after)
+
+
+class StoredModel(ClassifierMixin, BaseEstimator):
+    """A tuned model behind the sklearn API, predicting through model_store (already fitted; never refitted)."""
+
+    def __init__(self, family: str, model: Any, feature_columns: Sequence[str]):
+        self.family = family
+        self.model = model
+        self.feature_columns = feature_columns
+
+    def fit(self, X: Any, y: Any = None) -> StoredModel:
+        raise TypeError("StoredModel wraps a tuned model: it is only scored, never fitted.")
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = model_store.predict_proba(self.family, self.model, X, feature_columns=self.feature_columns)
+        return np.column_stack([1.0 - p, p])
+
+
+def permutation(family: str, model: Any, X: pd.DataFrame, y: np.ndarray, metric: str,
+                n_repeats: int, seed: int) -> dict[str, Any]:
+    """Permutation importance of every feature on the given (test) rows, most important first."""
+    sign = METRICS[metric][1]
+
+    def scorer(estimator: StoredModel, X_: pd.DataFrame, y_: np.ndarray) -> float:
+        return sign * metric_value(metric, y_, estimator.predict_proba(X_)[:, 1])
+
+    wrapped = StoredModel(family, model, list(X.columns))
+    result = permutation_importance(wrapped, X, y, scoring=scorer, n_repeats=n_repeats, random_state=seed, n_jobs=1)
+    features = [{"feature": str(name), "mean": float(m), "std": float(s)}
+                for name, m, s in zip(X.columns, result.importances_mean, result.importances_std)]
+    features.sort(key=lambda f: -f["mean"])   # stable: ties keep the model's column order
+    baseline = metric_value(metric, y, wrapped.predict_proba(X)[:, 1])
+    return {"family": family, "baseline": baseline, "n_repeats": n_repeats, "seed": seed, "features": features}
+
+
+def coefficients(model: Any, columns: Sequence[str], family: str = "logreg") -> dict[str, Any]:
+    """The fitted coefficients on the model's (already scaled) inputs, largest |coef| first."""
+    if not hasattr(model, "coef_"):
+        raise InputError(f"{family}: the saved model has no coefficients ({type(model).__name__}); rerun tune.")
+    coef = np.asarray(model.coef_, dtype=float).reshape(-1)
+    if len(coef) != len(columns):
+        raise InputError(f"{family}: {len(coef)} coefficients for {len(columns)} feature columns; rerun tune.")
+    features = [{"feature": str(c), "coef": float(v)} for c, v in zip(columns, coef)]
+    features.sort(key=lambda f: -abs(f["coef"]))
+    return {"family": family, "intercept": float(np.asarray(model.intercept_).reshape(-1)[0]), "features": features}
+
+
+def best_tree_family(ranking: Sequence[str]) -> str | None:
+    """The first tree family in the CV ranking (best cross-validated score), None if none was tuned."""
+    return next((f for f in ranking if f in TREE_FAMILIES), None)
