@@ -32,7 +32,7 @@ from pipeline.models.space import load_space
 from pipeline.params import Params, TuneParams, add_params_arg, load_params
 from pipeline.progress import Progress
 from pipeline.train_data import TrainData, load_train
-from pipeline.workers import run_study, worker_id
+from pipeline.workers import run_study, sampler_seed, worker_id
 
 log = logging.getLogger(__name__)
 FINAL_FIT_SHARE = 0.2   # share of each family's time budget kept for its final refit
@@ -94,7 +94,8 @@ def tune_family(family: str, data: TrainData, s: TuneParams, params: Params, see
     settings = obj.settings_of(s.metric, s.folds, seed, params.resample, s.lstm_max_epochs)
     fp = obj.fingerprint(data, family, space, settings)
     name = f"{s.study_name}-{family}" if s.study_name else f"{studies.DEFAULT_STUDY}-{family}-{fp}"
-    study = studies.open_study(storage, name, DIRECTIONS[s.metric], seed, s.pruner, s.resume, family)
+    study = studies.open_study(storage, name, DIRECTIONS[s.metric], sampler_seed(seed, s.storage), s.pruner,
+                               s.resume, family)
     studies.check_fingerprint(study, fp)
     objective = obj.Objective(family, data, make_folds(data.y, s.folds, seed), space, s.metric, seed,
                               params.resample, params.evaluate, s.device, s.lstm_max_epochs, deadline)

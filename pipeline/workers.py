@@ -15,12 +15,14 @@ import logging
 import os
 import socket
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import optuna
 from optuna.storages import fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,14 @@ RETRY_HISTORY = "retry_history"   # system attr written by Optuna's RetryHeartbe
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sampler_seed(seed: int, url: str) -> int:
+    """The TPE sampler's seed: `seed` itself on an embedded SQLite study (reproducible run to run); on a
+    server shared by workers, mixed with this worker's id, or every worker would draw the same params."""
+    if make_url(url).get_backend_name() == "sqlite":
+        return seed
+    return (seed * 1_000_003 + zlib.crc32(worker_id().encode())) % 2**32
 
 
 def _requeued(trials: Sequence[FrozenTrial]) -> set[int]:

@@ -101,6 +101,8 @@ def test_three_workers_share_one_study_and_one_of_them_fits(features, postgres_u
     study = load(postgres_url, "three-logreg")
     assert_study_complete(study, 12)
     assert len({t.user_attrs[WORKER] for t in study.get_trials()}) >= 2   # the trials really were shared
+    drawn = [json.dumps(t.params, sort_keys=True) for t in counted(study.get_trials())]
+    assert len(set(drawn)) == len(drawn)   # workers seed their samplers apart: no trial run twice
     reports = {n: json.loads((features / n / "tune.json").read_text()) for n in names}
     fitted = [n for n in names if reports[n]["final_fit"] == "done here"]
     assert len(fitted) == 1, {n: r["final_fit"] for n, r in reports.items()}

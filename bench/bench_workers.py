@@ -1,0 +1,89 @@
+"""Wall time of one XGBoost study run by 1, 2 and 4 workers on PostgreSQL (loopback), and by 1 on SQLite.
+
+    python bench/bench_workers.py [--customers 2000] [--trials 48] [--workers 1,2,4] [--storage URL] [--keep DIR]
+
+Builds the features once (prepare .. features, as dvc.yaml runs them) on synthetic data, then for each
+setting starts N `python -m pipeline.tune --models xgb` processes on one fresh study and times them
+until the last one exits (its final fit included). Without --storage a throwaway PostgreSQL cluster
+is started on loopback (tests/postgres_server.py). Not a test: workers share this machine's cores,
+so the figures show the coordination cost and what one machine gains, not a cluster's speed-up.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import yaml
+
+from bench_stages import run_stage
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+from postgres_server import postgres_server  # noqa: E402
+from pipeline.workers import WORKER, counted  # noqa: E402
+
+
+def run_workers(root: Path, url: str, label: str, n: int, trials: int) -> dict:
+    """n workers on the study bench-<label>; wall seconds until the last exits, and the study's counts."""
+    cmd = [sys.executable, "-m", "pipeline.tune", "--models", "xgb", "--trials", str(trials), "--timeout", "0",
+           "--storage", url, "--study-name", f"bench-{label}", "--features", str(root / "data/features")]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    procs = []
+    for i in range(n):
+        out = root / label / f"w{i}"
+        out.mkdir(parents=True)
+        procs.append(subprocess.Popen([*cmd, "--out", str(out / "tuned"), "--report", str(out / "tune.json")],
+                                      cwd=root, env=env, stdout=(out / "log.txt").open("w"), stderr=subprocess.STDOUT))
+    codes = [p.wait() for p in procs]
+    seconds = time.perf_counter() - started
+    if any(codes):
+        raise SystemExit(f"{label}: worker exit codes {codes}; logs in {root / label}")
+    trials_run = optuna.load_study(study_name=f"bench-{label}-xgb", storage=url).get_trials()
+    kept = counted(trials_run)
+    return {"setting": label, "workers": n, "seconds": round(seconds, 1), "trials": len(kept),
+            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in kept),
+            "best": round(max(t.value for t in kept if t.value is not None), 4),
+            "per_worker": sorted(sum(t.user_attrs.get(WORKER) == w for t in kept)
+                                 for w in {t.user_attrs.get(WORKER) for t in kept})}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--customers", type=int, default=2000)
+    ap.add_argument("--trials", type=int, default=48)
+    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--storage", help="an existing PostgreSQL URL (default: a throwaway loopback cluster)")
+    ap.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
+    args = ap.parse_args()
+    root = args.keep or Path(tempfile.mkdtemp(prefix="bench_workers_"))
+    root.mkdir(parents=True, exist_ok=True)
+    params = {"data": {"synthetic": {"n_customers": args.customers}}, "tune": {"models": ["xgb"]}}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    for stage in ("prepare", "impute", "outliers", "features"):
+        run_stage(stage, root)
+    server = contextlib.nullcontext(args.storage) if args.storage else postgres_server()
+    rows = []
+    with server as url:
+        for n in (int(w) for w in args.workers.split(",")):
+            rows.append(run_workers(root, url, f"postgres-{n}", n, args.trials))
+            print(json.dumps(rows[-1]), flush=True)
+    rows.append(run_workers(root, f"sqlite:///{root / 'studies.db'}", "sqlite-1", 1, args.trials))
+    print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{args.customers:,} customers, xgb, {args.trials} trials, 5-fold CV, {os.cpu_count()} CPUs")
+    print(f"{'setting':<12} {'seconds':>8} {'trials':>7} {'pruned':>7} {'best CV':>8}  trials per worker")
+    for r in rows:
+        print(f"{r['setting']:<12} {r['seconds']:>8} {r['trials']:>7} {r['pruned']:>7} {r['best']:>8}  {r['per_worker']}")
+
+
+if __name__ == "__main__":
+    main()
