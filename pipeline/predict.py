@@ -26,11 +26,12 @@ from pipeline.validate_events import parse_cutoff
 log = logging.getLogger(__name__)
 
 OUT_SUFFIXES = (".csv", ".parquet")
-EPILOG = """rank: 1 = the highest probability (ties keep file order). decile: 1 = the top 10 %% of the scored
-customers, 10 = the bottom 10 %%. label: 1 when probability >= the threshold (the tuned threshold of the
+EPILOG = """rank: 1 = the highest probability (ties keep file order). decile: 1 = the top 10 % of the scored
+customers, 10 = the bottom 10 %. label: 1 when probability >= the threshold (the tuned threshold of the
 model's family, chosen on out-of-fold train predictions, unless --threshold is given).
 as-of: events at/after it are dropped (counted and warned); recency features are measured to it. Default:
-params data.cutoff if set, else the latest event in --events + 1 s (as prepare does), else the training as-of."""
+params data.cutoff if set, else the latest event in --events + 1 s (as prepare does), else the training as-of.
+explain: reason_i, reason_i_value (the model input), reason_i_effect (log-odds for logreg/xgb, probability for forest)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
