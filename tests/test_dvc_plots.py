@@ -1,0 +1,58 @@
+"""`dvc metrics show` and `dvc plots show` on the session's tiny `dvc repro` project (conftest dvc_project).
+
+The curve tables are long format (one `model` column); the top-level `plots:` of dvc.yaml must draw
+one series per tuned model (plus the oracle on ROC/PR) on shared axes, through .dvc/plots templates.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from conftest import REPO, run_command
+
+PLOTS = {"roc": ("fpr", "tpr"), "precision_recall": ("recall", "precision"),
+         "calibration": ("mean_predicted", "observed"), "gains": ("share_targeted", "share_captured")}
+
+
+def show(project: Path, *args: str) -> dict:
+    """JSON of a `dvc ... --json` command (stdout only: DVC may log to stderr)."""
+    out = run_command(["dvc", *args, "--json"], project)
+    return json.loads(out[out.index("{"):out.rindex("}") + 1])
+
+
+def templates(project: Path) -> Path:
+    # The templates live in the repo's .dvc/plots; a fresh `dvc init` does not have them.
+    shutil.copytree(REPO / ".dvc" / "plots", project / ".dvc" / "plots", dirs_exist_ok=True)
+    return project
+
+
+def test_metrics_show_returns_the_leaderboard(dvc_project):
+    shown = show(dvc_project, "metrics", "show")
+    metrics = next(iter(shown.values()))["data"]["reports/metrics.json"]["data"]
+    tuned = yaml.safe_load((dvc_project / "params.yaml").read_text())["tune"]["models"]
+    assert set(metrics["models"]) == set(tuned) and metrics["best"] in tuned
+    assert 0 < metrics["models"][metrics["best"]]["roc_auc"] <= 1
+
+
+def test_plots_show_draws_one_series_per_model(dvc_project):
+    project = templates(dvc_project)
+    tuned = set(yaml.safe_load((project / "params.yaml").read_text())["tune"]["models"])
+    shown = show(project, "plots", "show")
+    assert not shown.get("errors"), shown["errors"]
+    data = shown["data"]
+    assert set(data) == {*PLOTS, "confusion"}
+    for name, (x, y) in PLOTS.items():
+        spec = data[name][0]["content"]
+        assert spec["encoding"]["color"]["field"] == "model", name       # a line per model ...
+        assert (spec["encoding"]["x"]["field"], spec["encoding"]["y"]["field"]) == (x, y), name   # ... shared axes
+        models = {row["model"] for row in spec["data"]["values"]}
+        assert models == tuned | ({"oracle"} if name in ("roc", "precision_recall") else set()), name
+    confusion = data["confusion"][0]["content"]["data"]["values"]
+    assert {row["model"] for row in confusion} == tuned and len(confusion) == 4 * len(tuned)
+    run_command(["dvc", "plots", "show", "-o", "dvc_plots"], project)
+    html = (project / "dvc_plots" / "index.html").read_text()
+    assert sorted(re.findall(r"vegaEmbed\('#(\w+)'", html)) == sorted([*PLOTS, "confusion"])
