@@ -9,6 +9,7 @@ memory is bounded by the chunk size, not by the file size.
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from pipeline.errors import InputError, show_values
 from pipeline.io import read_table
 from pipeline.validate import clean_ids, columns_hint, distinct, rows_where
 from pipeline.validate_events import parse_timestamps
+
+log = logging.getLogger(__name__)
 
 EVENT_BATCH = 1_000_000
 
@@ -114,6 +117,19 @@ def partition_events(path: Path, ids: pd.Series, size: int, workdir: Path, id_co
         if i not in writers:   # a chunk with no events: an empty part with the header only
             _append({}, i, p, pd.DataFrame(columns=header), close=True)
     return EventParts(paths, n_events, n_unknown, latest)
+
+
+def check_unknown(parts: EventParts, limit: float, id_column: str, path: Path, customers: Path) -> None:
+    """The rule of validate_events: a few events of unknown customers are dropped (warned), many are an error."""
+    if not parts.n_unknown:
+        return
+    share = parts.n_unknown / parts.n_events
+    if share > limit or parts.n_unknown == parts.n_events:
+        raise InputError(f"{path}: {parts.n_unknown:,} of {parts.n_events:,} events ({share:.0%}) have a "
+                         f"'{id_column}' that matches no customer in {customers} (allowed: "
+                         f"data.max_unmatched_event_share={limit}); check that both files use the same id format.")
+    log.warning("%s: dropped %s events (%.1f%%) of customers not in %s.", path, f"{parts.n_unknown:,}",
+                100 * share, customers)
 
 
 def _append(writers: dict, i: int, path: Path, rows: pd.DataFrame, close: bool = False) -> None:

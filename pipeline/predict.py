@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.chunks import EventParts, iter_customers, partition_events, read_ids, read_part
+from pipeline.chunks import check_unknown, iter_customers, partition_events, read_ids, read_part
 from pipeline.contributions import EXPLAINABLE
 from pipeline.errors import InputError, cli, setup_logging
 from pipeline.io import atomic_path, read_table
@@ -82,19 +82,6 @@ def _as_of(scorer: Scorer, args: argparse.Namespace, latest: pd.Timestamp | None
     return scorer.default_as_of(None if latest is None else pd.Series([latest]))
 
 
-def _check_unknown(parts: EventParts, scorer: Scorer, path: Path, customers: Path) -> None:
-    """The same rule as validate_events: a few events of unknown customers are dropped, many are an error."""
-    if not parts.n_unknown:
-        return
-    share, limit = parts.n_unknown / parts.n_events, scorer.data.max_unmatched_event_share
-    if share > limit or parts.n_unknown == parts.n_events:
-        raise InputError(f"{path}: {parts.n_unknown:,} of {parts.n_events:,} events ({share:.0%}) have a "
-                         f"'{scorer.data.id_column}' that matches no customer in {customers} (allowed: "
-                         f"data.max_unmatched_event_share={limit}); check that both files use the same id format.")
-    log.warning("%s: dropped %s events (%.1f%%) of customers not in the customers file.", path,
-                f"{parts.n_unknown:,}", 100 * share)
-
-
 def score_chunked(scorer: Scorer, args: argparse.Namespace, ids: pd.Series) -> pd.DataFrame:
     """Large files: events partitioned by customers chunk once, then chunk after chunk with a progress line."""
     size, id_column, n = args.chunk_size, scorer.data.id_column, len(ids)
@@ -105,7 +92,7 @@ def score_chunked(scorer: Scorer, args: argparse.Namespace, ids: pd.Series) -> p
             want_latest = args.as_of is None and scorer.data.cutoff is None
             parts = partition_events(args.events, ids, size, Path(work), id_column,
                                      scorer.data.timestamp_column if want_latest else None)
-            _check_unknown(parts, scorer, args.events, args.customers)
+            check_unknown(parts, scorer.data.max_unmatched_event_share, id_column, args.events, args.customers)
         as_of = _as_of(scorer, args, None if parts is None else parts.latest)
         log.info("predict: %s customers in %d chunks, as-of %s", f"{n:,}", -(-n // size), as_of)
         start, done = time.perf_counter(), 0

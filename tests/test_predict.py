@@ -179,6 +179,8 @@ def _bad_cases(tmp_path, customers, events):
         (customers, None, ["--out-suffix", ".txt"], ["--out", ".txt"]),
         (customers, None, ["--as-of", "someday"], ["--as-of", "someday"]),
         (write("dup.csv", dup), None, ["--chunk-size", "4"], ["dup.csv", "duplicate"]),
+        (customers, write("strangers2.csv", e.assign(customer_id="X" + e["customer_id"])), ["--chunk-size", "4"],
+         ["strangers2.csv", "matches no customer"]),
         (customers, write("badts2.csv", e.assign(timestamp=e["timestamp"].where(e.index != e.index[4], "soon"))),
          ["--chunk-size", "4"], ["badts2.csv", "'timestamp'", "soon"]),
     ]
