@@ -1,6 +1,6 @@
 """Wall time of one XGBoost study run by 1, 2 and 4 workers on PostgreSQL (loopback), and by 1 on SQLite.
 
-    python bench/bench_workers.py [--customers 2000] [--trials 48] [--workers 1,2,4] [--storage URL] [--keep DIR]
+    python bench/bench_workers.py [--customers 2000] [--trials 48] [--folds 5] [--workers 1,2,4] [--storage URL]
 
 Builds the features once (prepare .. features, as dvc.yaml runs them) on synthetic data, then for each
 setting starts N `python -m pipeline.tune --models xgb` processes on one fresh study and times them
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,11 @@ from postgres_server import postgres_server  # noqa: E402
 from pipeline.workers import WORKER, counted  # noqa: E402
 
 
-def run_workers(root: Path, url: str, label: str, n: int, trials: int) -> dict:
+def run_workers(root: Path, url: str, label: str, n: int, trials: int, folds: int) -> dict:
     """n workers on the study bench-<label>; wall seconds until the last exits, and the study's counts."""
     cmd = [sys.executable, "-m", "pipeline.tune", "--models", "xgb", "--trials", str(trials), "--timeout", "0",
-           "--storage", url, "--study-name", f"bench-{label}", "--features", str(root / "data/features")]
+           "--storage", url, "--study-name", f"bench-{label}", "--features", str(root / "data/features"),
+           "--configs", str(REPO / "configs"), "--folds", str(folds)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
     procs = []
@@ -44,7 +46,12 @@ def run_workers(root: Path, url: str, label: str, n: int, trials: int) -> dict:
         out.mkdir(parents=True)
         procs.append(subprocess.Popen([*cmd, "--out", str(out / "tuned"), "--report", str(out / "tune.json")],
                                       cwd=root, env=env, stdout=(out / "log.txt").open("w"), stderr=subprocess.STDOUT))
-    codes = [p.wait() for p in procs]
+    try:
+        codes = [p.wait() for p in procs]
+    finally:   # interrupted: stop our workers, each by its pid
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
     seconds = time.perf_counter() - started
     if any(codes):
         raise SystemExit(f"{label}: worker exit codes {codes}; logs in {root / label}")
@@ -62,9 +69,11 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=2000)
     ap.add_argument("--trials", type=int, default=48)
     ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--storage", help="an existing PostgreSQL URL (default: a throwaway loopback cluster)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so the throwaway server is stopped and removed
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench_workers_"))
     root.mkdir(parents=True, exist_ok=True)
     params = {"data": {"synthetic": {"n_customers": args.customers}}, "tune": {"models": ["xgb"]}}
@@ -75,11 +84,11 @@ def main() -> None:
     rows = []
     with server as url:
         for n in (int(w) for w in args.workers.split(",")):
-            rows.append(run_workers(root, url, f"postgres-{n}", n, args.trials))
+            rows.append(run_workers(root, url, f"postgres-{n}", n, args.trials, args.folds))
             print(json.dumps(rows[-1]), flush=True)
-    rows.append(run_workers(root, f"sqlite:///{root / 'studies.db'}", "sqlite-1", 1, args.trials))
+    rows.append(run_workers(root, f"sqlite:///{root / 'studies.db'}", "sqlite-1", 1, args.trials, args.folds))
     print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{args.customers:,} customers, xgb, {args.trials} trials, 5-fold CV, {os.cpu_count()} CPUs")
+    print(f"\n{args.customers:,} customers, xgb, {args.trials} trials, {args.folds}-fold CV, {os.cpu_count()} CPUs")
     print(f"{'setting':<12} {'seconds':>8} {'trials':>7} {'pruned':>7} {'best CV':>8}  trials per worker")
     for r in rows:
         print(f"{r['setting']:<12} {r['seconds']:>8} {r['trials']:>7} {r['pruned']:>7} {r['best']:>8}  {r['per_worker']}")

@@ -96,6 +96,19 @@ def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
     raise AssertionError("unreachable")
 
 
+def storage_failure(err: BaseException) -> BaseException | None:
+    """The database error behind `err`, if any: Optuna may re-raise it wrapped, or chain another error
+    onto it (e.g. an UnboundLocalError from its own clean-up when the server vanished mid-trial)."""
+    seen: set[int] = set()
+    found = None
+    while err is not None and id(err) not in seen:   # the deepest one says what happened
+        if isinstance(err, (SQLAlchemyError, optuna.exceptions.StorageInternalError)):
+            found = err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return found
+
+
 def first_line(err: BaseException) -> str:
     text = str(getattr(err, "orig", None) or err).strip()
     return text.splitlines()[0] if text else type(err).__name__

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import optuna
-from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import final_claim
 from pipeline import objective as obj
@@ -142,6 +141,25 @@ def fit_all(tuned: dict[str, optuna.Study], data: TrainData, s: TuneParams, para
     return summary
 
 
+def run(args: argparse.Namespace, s: TuneParams, params: Params, seed: int, data: TrainData,
+        storage: optuna.storages.RDBStorage) -> dict:
+    """Tune every family (all workers together), then fit here or record who fits; tune.json's content."""
+    start = time.monotonic()
+    end = None if s.timeout is None else start + s.timeout
+    skipped = {f: skip_family(f, "no events table: the sequence model needs an event log", args.out)
+               for f in s.models if f == "lstm" and data.seq is None}
+    families = [f for f in s.models if f not in skipped]
+    tuned, ran, running = tune_all(families, data, s, params, seed, args.configs, storage,
+                                   None if end is None else start + s.timeout * (1 - FINAL_FIT_SHARE))
+    key = final_claim.run_key([study.study_name for study in tuned.values()], s.trials)
+    reason = final_claim.who_fits(storage.engine, key, worker_id(), ran=ran, running=running, enabled=s.final_fit)
+    if reason is not None:
+        log.info("tune: no final fit on this worker: %s", reason)
+    summary = {**skipped, **fit_all(tuned, data, s, params, seed, args.out, reason, end)}
+    return {"metric": s.metric, "folds": s.folds, "seed": seed, "storage": stores.safe_url(s.storage),
+            "worker": worker_id(), "final_fit": reason or "done here", "families": summary}
+
+
 @cli
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
@@ -153,25 +171,14 @@ def main(argv: list[str] | None = None) -> None:
     seed = params.seed if args.seed is None else args.seed
     data = load_train(args.features)
     storage = stores.make_storage(s.storage, s.heartbeat_seconds, s.grace_seconds, s.n_jobs)
-    start = time.monotonic()
-    end = None if s.timeout is None else start + s.timeout
-    skipped = {f: skip_family(f, "no events table: the sequence model needs an event log", args.out)
-               for f in s.models if f == "lstm" and data.seq is None}
-    families = [f for f in s.models if f not in skipped]
     try:
-        tuned, ran, running = tune_all(families, data, s, params, seed, args.configs, storage,
-                                       None if end is None else start + s.timeout * (1 - FINAL_FIT_SHARE))
-        key = final_claim.run_key([study.study_name for study in tuned.values()], s.trials)
-        reason = final_claim.who_fits(storage.engine, key, worker_id(), ran=ran, running=running,
-                                      enabled=s.final_fit)
-    except (optuna.exceptions.StorageInternalError, SQLAlchemyError) as err:
+        report = run(args, s, params, seed, data, storage)
+    except Exception as err:   # a database lost mid-run: one line, not Optuna's traceback
+        if (cause := stores.storage_failure(err)) is None:
+            raise
         raise StageError(f"tune: lost the Optuna storage {stores.safe_url(s.storage)}: "
-                         f"{stores.first_line(err)}; rerun the same command to resume.") from err
-    if reason is not None:
-        log.info("tune: no final fit on this worker: %s", reason)
-    summary = {**skipped, **fit_all(tuned, data, s, params, seed, args.out, reason, end)}
-    write_json({"metric": s.metric, "folds": s.folds, "seed": seed, "storage": stores.safe_url(s.storage),
-                "worker": worker_id(), "final_fit": reason or "done here", "families": summary}, args.report)
+                         f"{stores.first_line(cause)}; rerun the same command to resume.") from err
+    write_json(report, args.report)
 
 
 if __name__ == "__main__":

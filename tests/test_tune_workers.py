@@ -196,3 +196,25 @@ def test_storage_precedence_and_sqlite_with_parallel_trials(monkeypatch, tmp_pat
         stores.make_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=1, grace=3, n_jobs=2)
     with pytest.raises(InputError, match="not a database URL"):
         stores.make_storage("localhost:5432", heartbeat=1, grace=3)
+
+
+def test_a_database_error_is_found_behind_optunas_own_clean_up_error():
+    """When the server vanishes mid-trial Optuna's clean-up raises UnboundLocalError chained onto the
+    database error; tune must still recognise it (one line 'lost the Optuna storage', exit 1)."""
+    from sqlalchemy.exc import OperationalError
+
+    def lose_the_server():
+        try:
+            try:
+                raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+            except OperationalError as err:
+                raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from err
+        except optuna.exceptions.StorageInternalError:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+
+    with pytest.raises(UnboundLocalError) as info:
+        lose_the_server()
+    cause = stores.storage_failure(info.value)
+    assert isinstance(cause, OperationalError)
+    assert stores.first_line(cause) == "server closed the connection unexpectedly"
+    assert stores.storage_failure(ValueError("not a database problem")) is None
