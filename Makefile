@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The CPU wheel of torch, installed before anything else can pull the CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: run test venv clean
+.PHONY: run test app venv clean
 
 # dvc runs each stage's cmd in a shell: put the venv first on PATH so `python` is ours.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -17,6 +17,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	python -m pytest -q
+
+# The Streamlit app on the latest run's artifacts (after `make run`).
+app: $(STAMP)
+	streamlit run pipeline/app.py
 
 venv: $(STAMP)
 
