@@ -52,7 +52,7 @@ def draw_trials(n: int, seed: int = 0) -> list[dict]:
     return drawn
 
 
-def run_workers(root: Path, url: str, label: str, n: int, drawn: list[dict], folds: int) -> dict:
+def run_workers(root: Path, url: str, label: str, n: int, drawn: list[dict], folds: int, threads: int | None) -> dict:
     """n workers on the study bench-<label>; wall seconds until the last exits, and the study's counts."""
     study = optuna.create_study(study_name=f"bench-{label}-xgb", storage=url, direction="maximize")
     for params in drawn:
@@ -61,7 +61,7 @@ def run_workers(root: Path, url: str, label: str, n: int, drawn: list[dict], fol
     cmd = [sys.executable, "-m", "pipeline.tune", "--models", "xgb", "--trials", str(trials), "--timeout", "0",
            "--storage", url, "--study-name", f"bench-{label}", "--features", str(root / "data/features"),
            "--configs", str(REPO / "configs"), "--folds", str(folds)]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     started = time.perf_counter()
     procs = []
     for i in range(n):
@@ -94,6 +94,8 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=48)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--threads", type=int, help="OMP_NUM_THREADS per worker (XGBoost's threads; default: all cores)")
+    ap.add_argument("--no-sqlite", action="store_true", help="skip the SQLite row")
     ap.add_argument("--storage", help="an existing PostgreSQL URL (default: a throwaway loopback cluster)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = ap.parse_args()
@@ -109,11 +111,13 @@ def main() -> None:
     rows = []
     with server as url:
         for n in (int(w) for w in args.workers.split(",")):
-            rows.append(run_workers(root, url, f"postgres-{n}", n, drawn, args.folds))
+            rows.append(run_workers(root, url, f"postgres-{n}", n, drawn, args.folds, args.threads))
             print(json.dumps(rows[-1]), flush=True)
-    rows.append(run_workers(root, f"sqlite:///{root / 'studies.db'}", "sqlite-1", 1, drawn, args.folds))
-    print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{args.customers:,} customers, xgb, {args.trials} trials, {args.folds}-fold CV, {os.cpu_count()} CPUs")
+    if not args.no_sqlite:
+        rows.append(run_workers(root, f"sqlite:///{root / 'studies.db'}", "sqlite-1", 1, drawn, args.folds, args.threads))
+        print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{args.customers:,} customers, xgb, {args.trials} trials, {args.folds}-fold CV, {os.cpu_count()} CPUs, "
+          f"OMP_NUM_THREADS={args.threads or 'unset'}")
     print(f"{'setting':<12} {'wall s':>7} {'trials':>7} {'sum of trial s':>15} {'best CV':>8}  trials per worker")
     for r in rows:
         print(f"{r['setting']:<12} {r['seconds']:>7} {r['trials']:>7} {r['trial_seconds']:>15} {r['best']:>8}  "
