@@ -18,6 +18,10 @@ DEFAULT_STUDY = "customer-automl"
 FAIL_REASON = "fail_reason"
 
 
+class NoCompletedTrial(StageError):
+    """Every trial was pruned or cut by the time budget (none raised): tune can skip the family."""
+
+
 # Steps a trial runs before the median pruner may stop it. XGBoost reports boosting rounds: a slow
 # learning rate always looks worse early, so it gets 200 rounds. The sequence model reports epochs,
 # logreg/forest report one running CV mean per fold (from the second fold on).
@@ -60,8 +64,8 @@ def best_trial(study: optuna.Study) -> FrozenTrial:
         reason = first.user_attrs.get(FAIL_REASON, "no reason recorded (objective returned NaN?)")
         raise StageError(f"tune: every trial of study {study.study_name!r} failed; first failure "
                          f"(trial {first.number}): {reason}")
-    raise StageError(f"tune: study {study.study_name!r} has no completed trial (all pruned or out of time); "
-                     "raise --timeout or --trials.")
+    raise NoCompletedTrial(f"tune: study {study.study_name!r} has no completed trial (all pruned or out of time); "
+                           "raise --timeout or --trials.")
 
 
 def history(study: optuna.Study) -> list[dict[str, Any]]:

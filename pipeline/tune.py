@@ -135,7 +135,17 @@ def fit_all(tuned: dict[str, optuna.Study], data: TrainData, s: TuneParams, para
             summary[family] = {**skip_family(family, reason, out), **studies.counts(study)}
             continue
         deadline = None if end is None else t0 + (end - t0) / (len(tuned) - i)
-        summary[family] = row = final_fit(family, study, data, s, params, seed, out, deadline)
+        try:
+            summary[family] = row = final_fit(family, study, data, s, params, seed, out, deadline)
+        except studies.NoCompletedTrial:
+            if end is None:
+                raise
+            # A slow family on a busy machine may finish no trial in its share of the budget: the
+            # run goes on without it and says why, rather than losing every other family's work.
+            summary[family] = {**skip_family(family, f"no trial finished within its share of tune.timeout "
+                                             f"({s.timeout:.0f} s for all families); raise tune.timeout", out),
+                               **studies.counts(study)}
+            continue
         log.info("tune %s: best CV %s %.4f (%d trials: %d pruned, %d failed), refit in %.0f s", family, s.metric,
                  row["cv_score"], row["n_trials"], row["n_pruned"], row["n_failed"], time.monotonic() - t0)
     return summary
@@ -156,6 +166,8 @@ def run(args: argparse.Namespace, s: TuneParams, params: Params, seed: int, data
     if reason is not None:
         log.info("tune: no final fit on this worker: %s", reason)
     summary = {**skipped, **fit_all(tuned, data, s, params, seed, args.out, reason, end)}
+    if reason is None and all("skipped" in row for row in summary.values()):
+        raise StageError(f"tune: no family has a fitted model: {({f: r['skipped'] for f, r in summary.items()})}")
     return {"metric": s.metric, "folds": s.folds, "seed": seed, "storage": stores.safe_url(s.storage),
             "worker": worker_id(), "final_fit": reason or "done here", "families": summary}
 

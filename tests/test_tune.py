@@ -203,3 +203,30 @@ def test_timeout_is_a_hard_budget_that_still_leaves_fitted_models(features):
         row = report["families"][family]
         assert row["n_trials"] < 500 and row["n_complete"] >= 1
         assert (features / "out" / "tuned" / family / "info.json").exists()
+
+
+def test_a_family_with_no_finished_trial_in_the_budget_is_skipped_with_its_reason(features, monkeypatch):
+    """On a busy machine the sequence model may finish no trial in its share of --timeout: the run keeps
+    the other families and records why; with no budget the same study is an error, not a silent skip."""
+    from pipeline import objective
+
+    real_call = objective.Objective.__call__
+
+    def lstm_never_finishes(self, trial):
+        if self.family == "lstm":
+            raise optuna.TrialPruned()   # what the deadline does to an epoch loop that runs out of time
+        return real_call(self, trial)
+
+    monkeypatch.setattr(objective.Objective, "__call__", lstm_never_finishes)
+    report = run_tune(features, "--trials", "2", "--folds", "3", "--timeout", "600", "--no-resume",
+                      "--models", "logreg,lstm")
+    assert report["families"]["logreg"]["n_complete"] == 2
+    lstm = report["families"]["lstm"]
+    assert "tune.timeout" in lstm["skipped"] and lstm["n_pruned"] == 2
+    info = json.loads((features / "out" / "tuned" / "lstm" / "info.json").read_text())
+    assert info == {"family": "lstm", "skipped": lstm["skipped"]}
+    assert [f.name for f in (features / "out" / "tuned" / "lstm").iterdir()] == ["info.json"]
+
+    with pytest.raises(SystemExit) as stopped:
+        run_tune(features, "--trials", "2", "--folds", "3", "--timeout", "0", "--no-resume", "--models", "lstm")
+    assert stopped.value.code == 1
