@@ -18,11 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline import model_store
 from pipeline.contributions import EXPLAINABLE
 from pipeline.errors import InputError
 from pipeline.io import read_json, read_table
 from pipeline.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
-from pipeline.scoring import CHOICES, META, METRICS, Scored, Scorer, add_rank
+from pipeline.scoring import CHOICES, META, METRICS, TUNED, Scored, Scorer, add_rank
 
 ROOT_ENV = "CUSTOMER_AUTOML_ROOT"
 PREPARED = Path("data/interim/prepared")
@@ -43,6 +44,12 @@ def user_columns(frame: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
     cols = meta["columns"]
     names = {ID: cols["id"], TIMESTAMP: cols["timestamp"], EVENT_TYPE: cols["event_type"]}
     return frame.drop(columns=[TARGET], errors="ignore").rename(columns={k: v for k, v in names.items() if v})
+
+
+def fitted_families(tuned_dir: Path) -> list[str]:
+    """Families tune fitted here, from their info.json (skipped ones have no model), in canonical order."""
+    return [f for f in CHOICES[1:] if (tuned_dir / f / model_store.INFO_FILE).is_file()
+            and "skipped" not in model_store.read_info(tuned_dir / f)]
 
 
 def known_customers(root: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -109,8 +116,7 @@ def main() -> None:
         st.error(f"error: {root / META}: not found; run the pipeline first (dvc repro), or pass -- --root DIR.")
         return
     metrics = read_json(root / METRICS) if (root / METRICS).is_file() else None
-    tuned = [f for f in CHOICES[1:] if (root / "models/tuned" / f / "model.ubj").exists()
-             or (root / "models/tuned" / f / "model.joblib").exists() or (root / "models/tuned" / f / "config.json").exists()]
+    tuned = fitted_families(root / TUNED)
     family = st.sidebar.selectbox("Model", ["best", *tuned] if metrics else tuned, key="family")
     try:
         scorer = views.cached_scorer(str(root), family)
