@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 from pipeline.model_store import load_tuned, predict_proba
 from pipeline.perturb_events import permute_times
-from pipeline.schema import ID, TARGET
+from pipeline.core.schema import ID, TARGET
 from pipeline.transform import load_transform
 
 

@@ -20,9 +20,9 @@ import pandas as pd
 
 from pipeline import model_store
 from pipeline.contributions import EXPLAINABLE
-from pipeline.errors import InputError
-from pipeline.io import read_json, read_table
-from pipeline.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json, read_table
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.scoring import CHOICES, META, METRICS, TUNED, Scored, Scorer, add_rank
 
 ROOT_ENV = "CUSTOMER_AUTOML_ROOT"

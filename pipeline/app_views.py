@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pipeline import app
-from pipeline.errors import InputError
-from pipeline.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.core.errors import InputError
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.scoring import DECILE, LABEL, PROBABILITY, RANK, Scorer
 
 

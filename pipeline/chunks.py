@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.errors import InputError, show_values
-from pipeline.io import read_table
+from pipeline.core.errors import InputError, show_values
+from pipeline.core.io import read_table
 from pipeline.validate import clean_ids, columns_hint, distinct, rows_where
 from pipeline.validate_events import parse_timestamps
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 
 EXPLAINABLE = ("logreg", "forest", "xgb")
 

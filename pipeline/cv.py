@@ -19,7 +19,7 @@ from sklearn.model_selection import StratifiedKFold
 from pipeline.models import FAMILIES
 from pipeline.models import xgb as xgb_family
 from pipeline.models.sequence import SequenceData
-from pipeline.params import ResampleParams
+from pipeline.core.params import ResampleParams
 from pipeline.resample import make_sampler
 from pipeline.train_data import TrainData
 

@@ -24,10 +24,10 @@ from markupsafe import Markup
 
 from pipeline import eda_events, eda_figures, eda_relations, eda_stats
 from pipeline.eda_format import cards, fmt_int, fmt_num, fmt_pct
-from pipeline.errors import InputError, cli, setup_logging
-from pipeline.io import read_json, write_json, write_text
-from pipeline.params import EdaParams, add_params_arg, as_dict, load_params
-from pipeline.schema import ID, TARGET, TEST, TIMESTAMP, TRAIN
+from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.io import read_json, write_json, write_text
+from pipeline.core.params import EdaParams, add_params_arg, as_dict, load_params
+from pipeline.core.schema import ID, TARGET, TEST, TIMESTAMP, TRAIN
 
 log = logging.getLogger(__name__)
 

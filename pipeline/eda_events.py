@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.eda_stats import describe_numeric, histogram, level_labels, share
-from pipeline.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from scipy.stats import chi2_contingency
 from sklearn.metrics import mutual_info_score, roc_auc_score
 
 from pipeline.eda_stats import grouped_levels, level_labels, top_levels
-from pipeline.schema import TARGET
+from pipeline.core.schema import TARGET
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.schema import TARGET
+from pipeline.core.schema import TARGET
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ import pandas as pd
 
 from pipeline import metrics as M
 from pipeline import model_store
-from pipeline.errors import InputError, cli, setup_logging
+from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.evaluate_plots import comparison, write_reports
-from pipeline.params import add_params_arg, load_params
-from pipeline.schema import ID, TARGET, TRUE_PROBABILITY
+from pipeline.core.params import add_params_arg, load_params
+from pipeline.core.schema import ID, TARGET, TRUE_PROBABILITY
 from pipeline.sequences import SequenceBatch
 from pipeline.train_data import load_split   # the same loader (and row-order check) tune uses
 

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline import metrics as M
-from pipeline.io import atomic_dir, atomic_path, write_json
-from pipeline.schema import ID, TARGET
+from pipeline.core.io import atomic_dir, atomic_path, write_json
+from pipeline.core.schema import ID, TARGET
 
 if TYPE_CHECKING:   # evaluate imports this module; the type is only needed for hints
     from pipeline.evaluate import Evaluation

@@ -45,10 +45,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.event_log import (DAY_NS, NAT_NS, OTHER, CustomerIds, GroupedEvents, as_of_ns, fit_events,
                                 fit_vocabulary, group_events, numeric_value_columns, type_codes, value_column)
-from pipeline.schema import EVENT_TYPE
+from pipeline.core.schema import EVENT_TYPE
 
 log = logging.getLogger(__name__)
 

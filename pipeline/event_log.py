@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError, show_values
-from pipeline.schema import EVENT_TYPE, ID, TIMESTAMP
+from pipeline.core.errors import InputError, show_values
+from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
 
 log = logging.getLogger(__name__)
 

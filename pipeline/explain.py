@@ -22,11 +22,11 @@ import pandas as pd
 
 from pipeline import explain_tabular as tab
 from pipeline import model_store
-from pipeline.errors import InputError, cli, setup_logging
+from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.explain_sequence import SEQUENCE_FAMILY, sequence_effects
-from pipeline.io import read_json, write_json
-from pipeline.params import ExplainParams, add_params_arg, load_params
-from pipeline.schema import ID, TARGET
+from pipeline.core.io import read_json, write_json
+from pipeline.core.params import ExplainParams, add_params_arg, load_params
+from pipeline.core.schema import ID, TARGET
 from pipeline.train_data import load_split
 from pipeline.transform import CustomerTransform, load_transform
 

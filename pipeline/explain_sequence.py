@@ -15,7 +15,7 @@ import pandas as pd
 from pipeline import model_store
 from pipeline.explain_tabular import drop, metric_value
 from pipeline.perturb_events import drop_event_type, event_types, permute_times
-from pipeline.schema import TARGET
+from pipeline.core.schema import TARGET
 from pipeline.transform import CustomerTransform
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 from pipeline import model_store
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 
 METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], float]] = {
     "roc_auc": (roc_auc_score, 1.0),                      # (function, sign: +1 when higher is better)

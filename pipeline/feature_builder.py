@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline.event_features import EventAggregator
-from pipeline.params import FeatureParams
-from pipeline.schema import ID, TARGET
+from pipeline.core.params import FeatureParams
+from pipeline.core.schema import ID, TARGET
 from pipeline.sequences import SequenceBatch, SequenceEncoder
 from pipeline.static_features import StaticFeatures
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from pipeline.errors import cli, setup_logging
+from pipeline.core.errors import cli, setup_logging
 from pipeline.feature_builder import FeatureBuilder
 from pipeline.fences import load_fences
-from pipeline.io import atomic_dir, read_json, read_table, write_json, write_parquet
+from pipeline.core.io import atomic_dir, read_json, read_table, write_json, write_parquet
 from pipeline.outliers import read_imputed
-from pipeline.params import add_params_arg, load_params
-from pipeline.schema import ID
+from pipeline.core.params import add_params_arg, load_params
+from pipeline.core.schema import ID
 from pipeline.sequences import save_sequences
 from pipeline.transform import CustomerTransform, ModelInputs, save_transform
 

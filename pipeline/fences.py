@@ -18,8 +18,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data  # public since scikit-learn 1.6
 
-from pipeline.errors import InputError
-from pipeline.io import read_json, write_json
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 

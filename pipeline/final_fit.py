@@ -13,7 +13,7 @@ from pipeline import studies
 from pipeline.cv import fit_family
 from pipeline.model_store import save_model, save_skipped
 from pipeline.objective import BUILD_PARAMS, FOLD_SCORES, THRESHOLD
-from pipeline.params import Params, TuneParams
+from pipeline.core.params import Params, TuneParams
 from pipeline.train_data import TrainData
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from sklearn.impute import IterativeImputer, KNNImputer, MissingIndicator, Simpl
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from pipeline.errors import InputError, cli, setup_logging
-from pipeline.io import atomic_dir, atomic_path, read_json, read_table, write_json
-from pipeline.params import ImputeParams, add_params_arg, load_params
-from pipeline.schema import ID, TARGET
+from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.io import atomic_dir, atomic_path, read_json, read_table, write_json
+from pipeline.core.params import ImputeParams, add_params_arg, load_params
+from pipeline.core.schema import ID, TARGET
 
 log = logging.getLogger(__name__)
 

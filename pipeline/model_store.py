@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from xgboost import XGBClassifier
 
-from pipeline.errors import InputError
-from pipeline.io import atomic_dir, read_json, write_json
-from pipeline.schema import ID
+from pipeline.core.errors import InputError
+from pipeline.core.io import atomic_dir, read_json, write_json
+from pipeline.core.schema import ID
 from pipeline.sequences import SequenceBatch
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import pandas as pd
 from pipeline.cv import cross_validate
 from pipeline.metrics import choose_threshold
 from pipeline.models import FAMILIES
-from pipeline.params import EvaluateParams, ResampleParams
+from pipeline.core.params import EvaluateParams, ResampleParams
 from pipeline.studies import FAIL_REASON
 from pipeline.train_data import TrainData
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from imblearn import FunctionSampler
 
-from pipeline.errors import InputError, cli, setup_logging
+from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.fences import MODES, IQRBounds, apply_fences
-from pipeline.io import atomic_dir, read_json, read_table, write_json
-from pipeline.params import OutlierParams, add_params_arg, load_params
-from pipeline.schema import ID, TARGET
+from pipeline.core.io import atomic_dir, read_json, read_table, write_json
+from pipeline.core.params import OutlierParams, add_params_arg, load_params
+from pipeline.core.schema import ID, TARGET
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
-from pipeline.schema import EVENT_TYPE, ID, TIMESTAMP
+from pipeline.core.errors import InputError
+from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
 
 
 def permute_times(events: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -18,8 +18,8 @@ import pandas as pd
 
 from pipeline.chunks import check_unknown, iter_customers, partition_events, read_ids, read_part
 from pipeline.contributions import EXPLAINABLE
-from pipeline.errors import InputError, cli, setup_logging
-from pipeline.io import atomic_path, read_table
+from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.io import atomic_path, read_table
 from pipeline.scoring import CHOICES, Scorer, add_rank
 from pipeline.validate_events import parse_cutoff
 

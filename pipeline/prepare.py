@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import InputError, cli, setup_logging
-from pipeline.io import atomic_dir, read_table, write_json
-from pipeline.params import DataParams, Params, add_params_arg, load_params
-from pipeline.schema import EVENT_TYPE, ID, TARGET, TEST, TIMESTAMP, TRAIN, TRUE_PROBABILITY
+from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.io import atomic_dir, read_table, write_json
+from pipeline.core.params import DataParams, Params, add_params_arg, load_params
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TEST, TIMESTAMP, TRAIN, TRUE_PROBABILITY
 from pipeline.split import pop_split_column, train_test_split_ids
 from pipeline.validate import CleanCustomers, Report, check_listed, validate_customers
 from pipeline.validate_events import CleanEvents, apply_cutoff, parse_cutoff, validate_events

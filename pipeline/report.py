@@ -26,9 +26,9 @@ from plotly.utils import PlotlyJSONEncoder
 from pipeline import report_data as D
 from pipeline import report_sections as S
 from pipeline.eda_format import fmt_int, fmt_num, fmt_pct
-from pipeline.errors import InputError, cli, setup_logging
-from pipeline.io import write_text
-from pipeline.params import add_params_arg
+from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.io import write_text
+from pipeline.core.params import add_params_arg
 from pipeline.report_figures import curve_figures_from
 from pipeline.report_inputs import ReportInputs, load
 from pipeline.report_static import curves_svg

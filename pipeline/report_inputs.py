@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from pipeline.errors import InputError
-from pipeline.params import as_dict, load_params
+from pipeline.core.errors import InputError
+from pipeline.core.params import as_dict, load_params
 
 log = logging.getLogger(__name__)
 

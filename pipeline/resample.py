@@ -22,10 +22,10 @@ import pandas as pd
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC, RandomOverSampler
 from sklearn.base import BaseEstimator, clone
 
-from pipeline.errors import InputError, cli, show_values, setup_logging
-from pipeline.io import read_json, read_table, write_json, write_parquet
-from pipeline.params import ResampleParams, add_params_arg, load_params
-from pipeline.schema import ID, TARGET
+from pipeline.core.errors import InputError, cli, show_values, setup_logging
+from pipeline.core.io import read_json, read_table, write_json, write_parquet
+from pipeline.core.params import ResampleParams, add_params_arg, load_params
+from pipeline.core.schema import ID, TARGET
 
 log = logging.getLogger(__name__)
 METHODS = ("smote", "smotenc", "random_over", "none")

@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline import model_store
-from pipeline.errors import InputError
-from pipeline.io import read_json
-from pipeline.params import DataParams, load_params
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json
+from pipeline.core.params import DataParams, load_params
 from pipeline.prepare import validate_tables
-from pipeline.schema import ID, TIMESTAMP
+from pipeline.core.schema import ID, TIMESTAMP
 from pipeline.transform import CustomerTransform, load_transform
 from pipeline.validate import columns_hint, require_column
 from pipeline.validate_events import apply_cutoff, parse_cutoff

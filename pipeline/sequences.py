@@ -32,11 +32,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.event_log import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
                                 numeric_value_columns, type_codes, value_column)
-from pipeline.io import atomic_path
-from pipeline.schema import EVENT_TYPE
+from pipeline.core.io import atomic_path
+from pipeline.core.schema import EVENT_TYPE
 
 log = logging.getLogger(__name__)
 

@@ -44,9 +44,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.errors import InputError, cli, setup_logging
-from pipeline.io import atomic_path, write_parquet
-from pipeline.params import SyntheticParams, add_params_arg, load_params
+from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.io import atomic_path, write_parquet
+from pipeline.core.params import SyntheticParams, add_params_arg, load_params
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from pipeline.errors import InputError, show_rows, show_values
-from pipeline.params import SplitParams
-from pipeline.schema import SPLIT, TARGET, TEST, TRAIN
+from pipeline.core.errors import InputError, show_rows, show_values
+from pipeline.core.params import SplitParams
+from pipeline.core.schema import SPLIT, TARGET, TEST, TRAIN
 from pipeline.validate import columns_hint, distinct, rows_where
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from pipeline.errors import InputError
-from pipeline.params import FeatureParams
-from pipeline.schema import RESERVED
+from pipeline.core.errors import InputError
+from pipeline.core.params import FeatureParams
+from pipeline.core.schema import RESERVED
 
 log = logging.getLogger(__name__)
 INFREQUENT = "infrequent"

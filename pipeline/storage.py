@@ -18,7 +18,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from pipeline.errors import InputError, StageError
+from pipeline.core.errors import InputError, StageError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline import final_claim
-from pipeline.errors import InputError, StageError
+from pipeline.core.errors import InputError, StageError
 from pipeline.workers import tally
 
 log = logging.getLogger(__name__)

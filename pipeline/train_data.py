@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
-from pipeline.io import read_json
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json
 from pipeline.resample import categorical_layout
-from pipeline.schema import ID, TARGET
+from pipeline.core.schema import ID, TARGET
 from pipeline.sequences import SequenceBatch, load_sequences
 
 

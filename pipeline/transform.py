@@ -14,11 +14,11 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.feature_builder import FeatureBuilder
 from pipeline.fences import IQRBounds, apply_fences
 from pipeline.impute import apply_imputer
-from pipeline.io import atomic_path
+from pipeline.core.io import atomic_path
 from pipeline.sequences import SequenceBatch
 
 

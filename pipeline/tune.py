@@ -23,12 +23,12 @@ from pipeline import objective as obj
 from pipeline import storage as stores
 from pipeline import studies
 from pipeline.cv import DIRECTIONS, make_folds
-from pipeline.errors import InputError, StageError, cli, setup_logging
+from pipeline.core.errors import InputError, StageError, cli, setup_logging
 from pipeline.final_fit import final_fit, skip_family
-from pipeline.io import write_json
+from pipeline.core.io import write_json
 from pipeline.models import FAMILIES
 from pipeline.models.space import load_space
-from pipeline.params import Params, TuneParams, add_params_arg, load_params
+from pipeline.core.params import Params, TuneParams, add_params_arg, load_params
 from pipeline.progress import Progress
 from pipeline.train_data import TrainData, load_train
 from pipeline.workers import run_study, sampler_seed, worker_id

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError, show_rows, show_values
-from pipeline.params import DataParams
-from pipeline.schema import ID, RESERVED, TARGET
+from pipeline.core.errors import InputError, show_rows, show_values
+from pipeline.core.params import DataParams
+from pipeline.core.schema import ID, RESERVED, TARGET
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.errors import InputError, show_rows, show_values
-from pipeline.params import DataParams
-from pipeline.schema import EVENT_TYPE, ID, TIMESTAMP
+from pipeline.core.errors import InputError, show_rows, show_values
+from pipeline.core.params import DataParams
+from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
 from pipeline.validate import Report, blank, clean_ids, distinct, require_column, rows_where, to_numeric, to_text
 
 log = logging.getLogger(__name__)

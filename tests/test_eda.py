@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from pipeline import eda
-from pipeline.errors import EXIT_BAD_INPUT
-from pipeline.params import EdaParams
+from pipeline.core.errors import EXIT_BAD_INPUT
+from pipeline.core.params import EdaParams
 
 N_TRAIN, N_TEST = 40, 10
 AS_OF = "2026-01-01T00:00:00"

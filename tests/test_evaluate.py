@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import make_classification
 
 from pipeline import evaluate, metrics, model_store
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.models import forest, logreg, xgb
 
 N_TRAIN, N_BOOT, SEED = 500, 200, 7

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from conftest import hand_event_log as hand_log
 from pipeline.event_features import EventAggregator
 

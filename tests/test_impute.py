@@ -14,9 +14,9 @@ import yaml
 from pandas.testing import assert_frame_equal
 
 from pipeline import impute
-from pipeline.errors import InputError
-from pipeline.io import read_json
-from pipeline.params import ImputeParams
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json
+from pipeline.core.params import ImputeParams
 
 NA = np.nan
 

@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.io import atomic_dir, read_table, write_json, write_parquet
+from pipeline.core.errors import InputError
+from pipeline.core.io import atomic_dir, read_table, write_json, write_parquet
 
 
 def test_ids_are_read_as_text(tmp_path):

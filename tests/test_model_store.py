@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import make_classification
 
 from pipeline import model_store
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.models import forest, logreg, xgb
 from pipeline.sequences import SequenceBatch
 

@@ -15,10 +15,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pipeline import outliers
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.fences import IQRBounds, apply_fences, load_fences
-from pipeline.io import read_json
-from pipeline.params import OutlierParams
+from pipeline.core.io import read_json
+from pipeline.core.params import OutlierParams
 
 
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:

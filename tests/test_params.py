@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.errors import InputError
-from pipeline.params import Params, load_params
+from pipeline.core.errors import InputError
+from pipeline.core.params import Params, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 

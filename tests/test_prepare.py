@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.io import read_json
-from pipeline.params import load_params
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json
+from pipeline.core.params import load_params
 from pipeline.prepare import main, run, validate_tables, write_prepared
-from pipeline.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY
 
 ROOT = Path(__file__).resolve().parents[1]
 META_KEYS = ["source", "files", "columns", "numeric", "categorical", "has_events", "has_event_type", "has_truth",

@@ -13,9 +13,9 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
 from pipeline import resample as rs
-from pipeline.errors import InputError
-from pipeline.io import read_json, write_json, write_parquet
-from pipeline.params import ResampleParams
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_json, write_json, write_parquet
+from pipeline.core.params import ResampleParams
 
 MASK = np.array([False, False, True, True, True, True])   # x1, x2 continuous; flag; plan=a/b/c
 GROUPS = [[3, 4, 5]]

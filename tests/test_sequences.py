@@ -9,7 +9,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from conftest import hand_event_log as hand_log
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.sequences import SequenceBatch, SequenceEncoder, load_sequences, save_sequences
 
 AS_OF = pd.Timestamp("2024-01-31")

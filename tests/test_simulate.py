@@ -13,9 +13,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipeline import simulate as sim_mod
-from pipeline.errors import InputError
-from pipeline.io import read_table
-from pipeline.params import SyntheticParams
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_table
+from pipeline.core.params import SyntheticParams
 from pipeline.simulate import (AMOUNT, EVENT_TYPE, EVENT_TYPES, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY,
                                SimulatedData, outcome_logit, simulate)
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from pipeline.errors import InputError
-from pipeline.params import FeatureParams
+from pipeline.core.errors import InputError
+from pipeline.core.params import FeatureParams
 from pipeline.static_features import StaticFeatures, from_params, static_columns
 
 NUMERIC = ["spend", "visits", "delta", "spend__missing"]

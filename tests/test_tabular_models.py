@@ -11,7 +11,7 @@ from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.models import forest, logreg, space, xgb
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

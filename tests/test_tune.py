@@ -155,7 +155,7 @@ def test_test_labels_cannot_change_tuning(features, tmp_path):
 
 def test_lstm_is_skipped_with_a_reason_without_events(tmp_path):
     from pipeline.simulate import simulate
-    from pipeline.params import SyntheticParams
+    from pipeline.core.params import SyntheticParams
 
     sim = simulate(SyntheticParams(n_customers=200), seed=2)
     sim.customers.to_csv(tmp_path / "customers.csv", index=False)

@@ -18,7 +18,7 @@ import yaml
 from conftest import REPO, run_stages
 from pipeline import storage as stores
 from pipeline import tune
-from pipeline.errors import InputError, StageError
+from pipeline.core.errors import InputError, StageError
 from pipeline.objective import BUILD_PARAMS
 from pipeline.workers import RETRY_HISTORY, WORKER, counted, tally
 

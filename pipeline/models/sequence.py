@@ -25,7 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from pipeline.io import atomic_path
+from pipeline.core.io import atomic_path
 from pipeline.models.space import suggest_param
 from pipeline.models.sequence_data import (UNKNOWN, SequenceData, Tensors, batch_to, check_data, holdout,
                                            last_events, train_batches)

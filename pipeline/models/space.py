@@ -20,7 +20,7 @@ from typing import Any
 import optuna
 import yaml
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 
 log = logging.getLogger(__name__)
 

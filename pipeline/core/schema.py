@@ -26,7 +26,7 @@ TRAIN, TEST = "train", "test"
 
 RESERVED = (ID, TARGET, SPLIT)
 
-# Keys of meta.json (a plain dict, written with pipeline.io.write_json):
+# Keys of meta.json (a plain dict, written with pipeline.core.io.write_json):
 #   source            "synthetic" | "files"
 #   files             {"customers": str | None, "events": str | None}
 #   columns           {"id": user id column, "target": user target column, "positive_label": value,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 
 DEFAULT_PATH = Path("params.yaml")
 T = TypeVar("T")
