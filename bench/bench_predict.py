@@ -3,7 +3,7 @@
     python bench/bench_predict.py --customers 1000000 [--root .] [--model best] [--format parquet]
                                   [--chunk-size 100000] [--explain] [--keep DIR]
 
-Simulates fresh customers + events with pipeline.simulate (seed 2026, not the training seed) into a
+Simulates fresh customers + events with pipeline.data.simulator (seed 2026, not the training seed) into a
 temp directory, then scores them with the CLI on the fitted artifacts under --root (read only), in
 its own process; prints wall seconds, customers/s and that process's peak RSS (os.wait4 rusage).
 Not a test.

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from pipeline.core.errors import InputError, show_values
 from pipeline.core.io import read_table
-from pipeline.validate import clean_ids, columns_hint, distinct, rows_where
-from pipeline.validate_events import parse_timestamps
+from pipeline.data.validate_customers import clean_ids, columns_hint, distinct, rows_where
+from pipeline.data.validate_events import parse_timestamps
 
 log = logging.getLogger(__name__)
 

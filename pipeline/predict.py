@@ -3,7 +3,7 @@
 Reads a customers file (CSV or Parquet, the training run's columns; the target column, if present, is
 ignored) and optionally an event log; writes customer_id, probability, label, rank, decile (+ reasons
 with --explain) as CSV or Parquet, by the --out extension, atomically. Input is checked with the same
-contract and messages as training (pipeline.prepare.validate_tables). Files larger than --chunk-size
+contract and messages as training (pipeline.data.contract.validate_tables). Files larger than --chunk-size
 customers are scored chunk by chunk in bounded memory (pipeline.chunks).
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pipeline.contributions import EXPLAINABLE
 from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.core.io import atomic_path, read_table
 from pipeline.scoring import CHOICES, Scorer, add_rank
-from pipeline.validate_events import parse_cutoff
+from pipeline.data.validate_events import parse_cutoff
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@
   params.yaml                       data section: ignore list, unmatched-event share, data.cutoff
 
 `Scorer.score(customers, events)` validates raw tables with the training contract
-(`prepare.validate_tables(require_target=False)`), runs `CustomerTransform.transform` and the model,
+(`pipeline.data.contract.validate_tables(require_target=False)`), runs `CustomerTransform.transform` and the model,
 and returns customer_id, probability, label (+ reasons with `explain`). `add_rank` adds rank
 (1 = highest probability, ties in file order) and decile (1 = the top 10 %).
 """
@@ -27,11 +27,11 @@ from pipeline import model_store
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import DataParams, load_params
-from pipeline.prepare import validate_tables
+from pipeline.data.contract import validate_tables
 from pipeline.core.schema import ID, TIMESTAMP
 from pipeline.transform import CustomerTransform, load_transform
-from pipeline.validate import columns_hint, require_column
-from pipeline.validate_events import apply_cutoff, parse_cutoff
+from pipeline.data.validate_customers import columns_hint, require_column
+from pipeline.data.validate_events import apply_cutoff, parse_cutoff
 
 log = logging.getLogger(__name__)
 

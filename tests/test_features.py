@@ -113,7 +113,7 @@ def test_events_at_or_after_the_cutoff_change_nothing(chain):
 
 @pytest.mark.parametrize("variant", ["no_events", "id_and_target_only"])
 def test_contract_variants_run_through_the_chain(tmp_path, variant):
-    from pipeline.simulate import simulate
+    from pipeline.data.simulator import simulate
     from pipeline.core.params import SyntheticParams
 
     sim = simulate(SyntheticParams(n_customers=300, events_per_customer=10), seed=5)

@@ -14,7 +14,10 @@ import pytest
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import load_params
-from pipeline.prepare import main, run, validate_tables, write_prepared
+from pipeline.data.contract import validate_tables
+from pipeline.data.prepared import prepare as run
+from pipeline.data.prepared import write_prepared
+from pipeline.prepare import main
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,7 +212,7 @@ def test_module_run_as_a_script_fails_cleanly(files, customers_frame, tmp_path):
 
 
 def test_synthetic_source(write_params, tmp_path):
-    pytest.importorskip("pipeline.simulate")
+    pytest.importorskip("pipeline.data.simulator")
     params = write_params(seed=1, data={"source": "synthetic", "synthetic": {"n_customers": 300,
                                                                             "events_per_customer": 5}})
     data = run(load_params(params))

@@ -1,4 +1,4 @@
-"""Tests for pipeline.simulate: determinism, calibration of the truth, mess, events, the order-only signal, CLI."""
+"""Tests for pipeline.data.simulator: determinism, calibration of the truth, mess, events, the order-only signal, CLI."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,11 +12,12 @@ from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pipeline import simulate as sim_mod
+from pipeline import simulate as simulate_entry
+from pipeline.data import simulator as sim_mod
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
 from pipeline.core.params import SyntheticParams
-from pipeline.simulate import (AMOUNT, EVENT_TYPE, EVENT_TYPES, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY,
+from pipeline.data.simulator import (AMOUNT, EVENT_TYPE, EVENT_TYPES, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY,
                                SimulatedData, outcome_logit, simulate)
 
 P = SyntheticParams(n_customers=5000)
@@ -174,7 +175,7 @@ def test_main_writes_three_tables(tmp_path, fmt):
     params = tmp_path / "params.yaml"
     params.write_text("seed: 5\ndata:\n  synthetic:\n    n_customers: 700\n    events_per_customer: 8\n")
     out = tmp_path / "raw"
-    sim_mod.main(["--out", str(out), "--params", str(params), "--format", fmt, "--n-customers", "300"])
+    simulate_entry.main(["--out", str(out), "--params", str(params), "--format", fmt, "--n-customers", "300"])
     expected = simulate(SyntheticParams(n_customers=300, events_per_customer=8), seed=5)
     customers = read_table(out / f"customers.{fmt}", "customers", string_columns=(ID,))
     events = read_table(out / f"events.{fmt}", "events", string_columns=(ID,))
@@ -195,6 +196,6 @@ def test_bad_params_fail_cleanly(tmp_path, capsys):
     params = tmp_path / "params.yaml"
     params.write_text("data:\n  synthetic:\n    n_customers: 0\n")
     with pytest.raises(SystemExit) as exit_info:
-        sim_mod.main(["--out", str(tmp_path / "raw"), "--params", str(params)])
+        simulate_entry.main(["--out", str(tmp_path / "raw"), "--params", str(params)])
     assert exit_info.value.code == 2
     assert "n_customers" in capsys.readouterr().err

@@ -154,7 +154,7 @@ def test_test_labels_cannot_change_tuning(features, tmp_path):
 
 
 def test_lstm_is_skipped_with_a_reason_without_events(tmp_path):
-    from pipeline.simulate import simulate
+    from pipeline.data.simulator import simulate
     from pipeline.core.params import SyntheticParams
 
     sim = simulate(SyntheticParams(n_customers=200), seed=2)

@@ -11,9 +11,9 @@ from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
 from pipeline.core.params import DataParams, SplitParams
 from pipeline.core.schema import EVENT_TYPE, ID, SPLIT, TARGET, TIMESTAMP
-from pipeline.split import pop_split_column, train_test_split_ids
-from pipeline.validate import Report, label_key, validate_customers
-from pipeline.validate_events import apply_cutoff, parse_cutoff, parse_timestamps, validate_events
+from pipeline.data.split import pop_split_column, train_test_split_ids
+from pipeline.data.validate_customers import Report, label_key, validate_customers
+from pipeline.data.validate_events import apply_cutoff, parse_cutoff, parse_timestamps, validate_events
 
 P = DataParams(source="files")
 CUST, EV = "customers.csv", "events.csv"

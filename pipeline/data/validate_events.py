@@ -1,6 +1,6 @@
 """Input contract for the event log: ids, timestamps (UTC, tz-naive), optional event type, numeric values.
 
-Like pipeline.validate: hard problems are one-line InputErrors naming file, column and rows; events of
+Like pipeline.data.validate_customers: hard problems are one-line InputErrors naming file, column and rows; events of
 unknown customers (a few) and events at/after the cutoff are dropped, counted and warned. The cutoff is
 what keeps future information out of the features (DESIGN.md leakage rule 5).
 """
@@ -14,7 +14,7 @@ import pandas as pd
 from pipeline.core.errors import InputError, show_rows, show_values
 from pipeline.core.params import DataParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
-from pipeline.validate import Report, blank, clean_ids, distinct, require_column, rows_where, to_numeric, to_text
+from pipeline.data.validate_customers import Report, blank, clean_ids, distinct, require_column, rows_where, to_numeric, to_text
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sklearn.model_selection import train_test_split
 from pipeline.core.errors import InputError, show_rows, show_values
 from pipeline.core.params import SplitParams
 from pipeline.core.schema import SPLIT, TARGET, TEST, TRAIN
-from pipeline.validate import columns_hint, distinct, rows_where
+from pipeline.data.validate_customers import columns_hint, distinct, rows_where
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,35 @@
+"""The one validation path for training data (prepare) and new data (predict, the app).
+
+A scored customer passes exactly the checks the test set passed: customers first (ids, target,
+feature types), then their events (ids, timestamps, types, values), then the cutoff.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from pipeline.core.params import DataParams
+from pipeline.core.schema import ID
+from pipeline.data.validate_customers import CleanCustomers, Report, check_listed, validate_customers
+from pipeline.data.validate_events import CleanEvents, apply_cutoff, validate_events
+
+
+def validate_tables(customers: pd.DataFrame, events: pd.DataFrame | None, p: DataParams, labels: Mapping[str, Any], *,
+                    cutoff: pd.Timestamp | None = None, require_target: bool = True,
+                    features: Mapping[str, Sequence[str]] | None = None,
+                    report: Report | None = None) -> tuple[CleanCustomers, CleanEvents | None, Report]:
+    """Training data (require_target=True, types inferred) or new data (require_target=False, `features`
+    = meta.json's column lists of the training run)."""
+    report = report if report is not None else Report()
+    if features is None:
+        columns = [*customers.columns, *([] if events is None else events.columns)]
+        check_listed(p, "the customers or events file", columns, keys=("ignore",))
+    clean = validate_customers(customers, p, labels["customers"], require_target=require_target,
+                               features=features, report=report)
+    if events is None:
+        return clean, None, report
+    ev = validate_events(events, p, labels["events"], clean.frame[ID], customers_label=labels["customers"], report=report)
+    kept = apply_cutoff(ev.frame, cutoff, labels["events"], report)
+    return clean, CleanEvents(kept, ev.numeric, ev.has_event_type), report

@@ -1,0 +1,48 @@
+"""Where the raw tables come from: the user's files (CSV/Parquet, ids read as text) or the seeded simulator."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_table
+from pipeline.core.params import DataParams
+from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP, TRUE_PROBABILITY
+from pipeline.data.validate_events import parse_cutoff
+
+SOURCES = ("synthetic", "files")
+SIMULATED_TARGET = "churn"     # pipeline.data.simulator's target column; its other columns use the canonical names
+
+
+@dataclass(frozen=True)
+class Sources:
+    customers: pd.DataFrame
+    events: pd.DataFrame | None
+    truth: pd.DataFrame | None
+    data: DataParams                   # the params describing these frames (synthetic: the simulator's names)
+    labels: dict[str, str | None]      # how messages name each table: a path, or 'simulated ...'
+    cutoff: pd.Timestamp | None
+
+
+def read_sources(p: DataParams, seed: int) -> Sources:
+    """The user's files, or a seeded simulation when data.source is synthetic."""
+    if p.source == "files":
+        ids = (p.id_column,)   # read as text: '00042' must stay '00042'
+        customers = read_table(p.customers, "customers", string_columns=ids)
+        events = None if p.events is None else read_table(p.events, "events", string_columns=ids)
+        return Sources(customers, events, None, p, {"customers": p.customers, "events": p.events}, parse_cutoff(p.cutoff))
+    if p.source != "synthetic":
+        raise InputError(f"params: data.source must be one of {list(SOURCES)}, got {p.source!r}.")
+    from pipeline.data.simulator import simulate   # lazy: file users never need the simulator
+
+    sim = simulate(p.synthetic, seed)
+    data = dataclasses.replace(p, id_column=ID, target=SIMULATED_TARGET, positive_label=1,
+                               timestamp_column=TIMESTAMP, event_type_column=EVENT_TYPE)
+    # The simulated history ends at the snapshot date, which is therefore the natural cutoff.
+    cutoff = parse_cutoff(p.cutoff) if p.cutoff is not None else parse_cutoff(p.synthetic.snapshot_date, "data.synthetic.snapshot_date")
+    truth = pd.DataFrame({ID: sim.truth[ID].astype(str).to_numpy(dtype=object),
+                          TRUE_PROBABILITY: sim.truth[TRUE_PROBABILITY].to_numpy(dtype="float64")})
+    labels = {"customers": "simulated customers", "events": "simulated events"}
+    return Sources(sim.customers, sim.events, truth, data, labels, cutoff)
