@@ -2,7 +2,7 @@
 
 Reads  data/interim/filtered (train after imputation and outlier handling, columns.json),
        data/interim/prepared (meta.json, events.parquet, and the raw test split),
-       models/imputer.joblib, models/fences.json; params sections features.
+       models/imputer.skops, models/fences.json; params sections features.
 Writes data/features/{train,test}.parquet, sequences_{train,test}.npz (with events), manifest.json,
        and models/transform.joblib: the single fitted path the test split (and later new customers) runs.
 """
@@ -17,9 +17,11 @@ import pandas as pd
 
 from pipeline.core.errors import cli, setup_logging
 from pipeline.feature_builder import FeatureBuilder
-from pipeline.fences import load_fences
+from pipeline.preprocessing.fences import load_fences
 from pipeline.core.io import atomic_dir, read_json, read_table, write_json, write_parquet
-from pipeline.outliers import read_imputed
+from pipeline.core.persist import load_object
+from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
+from pipeline.preprocessing.interim import read_interim
 from pipeline.core.params import add_params_arg, load_params
 from pipeline.core.schema import ID
 from pipeline.sequences import save_sequences
@@ -75,11 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging()
     p = load_params(args.params).features
-    train, _, columns = read_imputed(args.filtered)
+    train, _, columns = read_interim(args.filtered, "outliers")
     raw_test, events, meta = read_prepared(args.prepared)
     fences, mode = load_fences(args.fences)
     transform, train_in, test_in = build(train, raw_test, events, columns, meta,
-                                         (joblib.load(args.imputer), fences, mode), p)
+                                         (load_object(args.imputer, IMPUTER_TYPES, "fitted imputer"), fences, mode), p)
     write_outputs(args.out, transform, train_in, test_in, args.transform)
     n_features = train_in.matrix.shape[1] - 2
     log.info("features: %d train / %d test customers, %d features%s", len(train_in.matrix), len(test_in.matrix),

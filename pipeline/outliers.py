@@ -2,143 +2,43 @@
 
 Reads   <imputed>/train.parquet, test.parquet, columns.json
 Writes  <out>/train.parquet, test.parquet, columns.json (copied, plus "fenced")
-        --fences  the train fences as JSON (pipeline.fences.load_fences / apply_fences reuse them for scoring)
+        --fences  the train fences as JSON (the saved transform clips new rows to them)
         --report  per column: train rows below/above the fence, test values clipped; rows before/after
 """
 from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-from imblearn import FunctionSampler
-
-from pipeline.core.errors import InputError, cli, setup_logging
-from pipeline.fences import MODES, IQRBounds, apply_fences
-from pipeline.core.io import atomic_dir, read_json, read_table, write_json
-from pipeline.core.params import OutlierParams, add_params_arg, load_params
-from pipeline.core.schema import ID, TARGET
+from pipeline.core.errors import cli, setup_logging
+from pipeline.core.io import write_json
+from pipeline.core.params import add_params_arg, load_params
+from pipeline.preprocessing.interim import read_interim, write_interim
+from pipeline.preprocessing.outlier_filter import filter_split
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Filtered:
-    train: pd.DataFrame
-    test: pd.DataFrame
-    bounds: IQRBounds
-    fenced: list[str]
-    report: dict[str, Any]
+PATHS = {"imputed": "data/interim/imputed", "out": "data/interim/filtered", "fences": "models/fences.json",
+         "report": "reports/outliers.json"}
 
 
-def fenced_columns(train: pd.DataFrame, numeric: list[str], p: OutlierParams) -> tuple[list[str], list[str]]:
-    """(fenced, few_unique), chosen on train: numeric minus exempt minus columns with < min_unique values."""
-    if unknown := sorted(set(p.exempt) - set(numeric)):
-        raise InputError(f"params: outliers.exempt names {unknown}, which are not numeric columns; "
-                         f"numeric columns: {numeric}.")
-    candidates = [c for c in numeric if c not in p.exempt]
-    # Flags, indicators and small counts have a degenerate IQR: fencing them would drop every rare value.
-    few = [c for c in candidates if train[c].nunique(dropna=True) < p.min_unique]
-    return [c for c in candidates if c not in few], few
-
-
-def _iqr_filter(X: pd.DataFrame, y: Any, *, columns: list[str], k: float, mode: str) -> tuple[pd.DataFrame, Any]:
-    """FunctionSampler body: fence the rows it is given (train only) and drop or clip those outside."""
-    if mode == "none" or not columns:
-        return X, y
-    bounds = IQRBounds(k=k).fit(X[columns])
-    if mode == "clip":
-        return apply_fences(X, bounds, mode), y
-    below, above = bounds.outside(X[columns])
-    keep = ~(below | above).any(axis=1)
-    return X[keep], y[keep]
-
-
-def outlier_sampler(columns: list[str], k: float, mode: str) -> FunctionSampler:
-    """A sampler: acts in fit_resample only, so in a pipeline it never touches rows being scored (rule 4)."""
-    return FunctionSampler(func=_iqr_filter, validate=False, kw_args={"columns": list(columns), "k": k, "mode": mode})
-
-
-def _check(p: OutlierParams) -> None:
-    if p.mode not in MODES:
-        raise InputError(f"params: outliers.mode must be one of {list(MODES)}, got {p.mode!r}.")
-    if p.k < 0 or not 0 <= p.max_drop_share <= 1 or p.min_unique < 1:
-        raise InputError(f"params: outliers needs k >= 0, 0 <= max_drop_share <= 1, min_unique >= 1; "
-                         f"got k={p.k}, max_drop_share={p.max_drop_share}, min_unique={p.min_unique}.")
-
-
-def _fit(train: pd.DataFrame, fenced: list[str], p: OutlierParams) -> tuple[IQRBounds, np.ndarray, np.ndarray]:
-    """Train fences and the train (below, above) masks; no fenced columns -> an empty, fitted IQRBounds."""
-    if not fenced:
-        empty = np.zeros((len(train), 0), bool)
-        return IQRBounds.from_json({"k": p.k, "columns": {}}), empty, empty
-    bounds = IQRBounds(k=p.k).fit(train[fenced])
-    return (bounds, *bounds.outside(train[fenced]))
-
-
-def _refuse_if_too_many(outside: np.ndarray, fenced: list[str], p: OutlierParams) -> None:
-    """One line with the share, the worst columns and what to change."""
-    share = outside.any(axis=1).mean() if outside.size else 0.0
-    if p.mode != "drop" or share <= p.max_drop_share:
-        return
-    worst = ", ".join(f"{c} {s:.1%}" for s, c in sorted(zip(outside.mean(axis=0), fenced), reverse=True)[:3])
-    raise InputError(f"outliers: k={p.k} would drop {share:.1%} of train rows ({outside.any(axis=1).sum()}/"
-                     f"{len(outside)}), above max_drop_share {p.max_drop_share:.0%} (most outside: {worst}); "
-                     "raise outliers.k, add columns to outliers.exempt, or use outliers.mode clip.")
-
-
-def run(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str], p: OutlierParams) -> Filtered:
-    """Fit fences on train; drop/clip train rows via the sampler; clip test rows to the train fences."""
-    _check(p)
-    fenced, few = fenced_columns(train, numeric, p)
-    bounds, below, above = _fit(train, fenced, p)
-    _refuse_if_too_many(below | above, fenced, p)
-    new_train, _ = outlier_sampler(fenced, p.k, p.mode).fit_resample(train, train[TARGET])
-    new_test = apply_fences(test, bounds, p.mode)
-    test_out = np.logical_or(*bounds.outside(test[fenced])) if fenced else np.zeros((len(test), 0), bool)
-    columns = {c: {"lower": float(bounds.lower_[i]), "upper": float(bounds.upper_[i]),
-                   "train_below": int(below[:, i].sum()), "train_above": int(above[:, i].sum()),
-                   "test_outside": int(test_out[:, i].sum()),
-                   "test_clipped": 0 if p.mode == "none" else int(test_out[:, i].sum())}
-               for i, c in enumerate(fenced)}
-    report = {"k": p.k, "mode": p.mode, "fenced": fenced, "exempt": list(p.exempt), "few_unique": few,
-              "rows": {"train_before": len(train), "train_after": len(new_train),
-                       "test_before": len(test), "test_after": len(new_test)},
-              "train_rows_outside": int((below | above).any(axis=1).sum()),
-              "train_rows_removed": len(train) - len(new_train), "columns": columns}
-    return Filtered(new_train.reset_index(drop=True), new_test, bounds, fenced, report)
-
-
-def read_imputed(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    cols_path = folder / "columns.json"
-    if not cols_path.is_file():
-        raise InputError(f"{cols_path}: not found; run the impute stage first.")
-    columns = read_json(cols_path)
-    if not isinstance(columns.get("numeric"), list):
-        raise InputError(f"{cols_path}: lacks the 'numeric' column list.")
-    train, test = (read_table(folder / f"{s}.parquet", f"imputed {s}", (ID,)) for s in ("train", "test"))
-    return train, test, columns
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.outliers", description=__doc__.splitlines()[0])
+    add_params_arg(parser)
+    for flag, default in PATHS.items():
+        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"(default: {default})")
+    return parser.parse_args(argv)
 
 
 @cli
 def main(argv: list[str] | None = None) -> None:
     setup_logging()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_params_arg(parser)
-    for flag in ("--imputed", "--out", "--fences", "--report"):
-        parser.add_argument(flag, type=Path, required=True)
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     params = load_params(args.params)
-    train, test, columns = read_imputed(args.imputed)
-    result = run(train, test, columns["numeric"], params.outliers)
-    with atomic_dir(args.out) as tmp:  # everything is computed before the first write
-        result.train.to_parquet(tmp / "train.parquet", index=False)
-        result.test.to_parquet(tmp / "test.parquet", index=False)
-        write_json({**columns, "fenced": result.fenced}, tmp / "columns.json")
+    train, test, columns = read_interim(args.imputed, "impute")
+    result = filter_split(train, test, columns["numeric"], params.outliers)
+    write_interim(args.out, result.train, result.test, {**columns, "fenced": result.fenced})
     write_json(result.bounds.to_json(params.outliers.mode), args.fences)
     write_json(result.report, args.report)
     r = result.report

@@ -16,8 +16,8 @@ import pandas as pd
 
 from pipeline.core.errors import InputError
 from pipeline.feature_builder import FeatureBuilder
-from pipeline.fences import IQRBounds, apply_fences
-from pipeline.impute import apply_imputer
+from pipeline.preprocessing.fences import IQRBounds, apply_fences
+from pipeline.preprocessing.imputation import apply_imputer
 from pipeline.core.io import atomic_path
 from pipeline.sequences import SequenceBatch
 

@@ -14,9 +14,10 @@ from pandas.testing import assert_frame_equal
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pipeline import outliers
+from pipeline import outliers as outliers_stage
+from pipeline.preprocessing import outlier_filter as outliers
 from pipeline.core.errors import InputError
-from pipeline.fences import IQRBounds, apply_fences, load_fences
+from pipeline.preprocessing.fences import IQRBounds, apply_fences, load_fences
 from pipeline.core.io import read_json
 from pipeline.core.params import OutlierParams
 
@@ -101,7 +102,7 @@ def test_fenced_columns_exempt_min_unique_and_unknown_names() -> None:
 
 def test_nothing_to_fence_leaves_both_splits_alone() -> None:
     train, test = frames()
-    res = outliers.run(train, test, NUMERIC, OutlierParams(exempt=["x"]))
+    res = outliers.filter_split(train, test, NUMERIC, OutlierParams(exempt=["x"]))
     assert_frame_equal(res.train, train)
     assert_frame_equal(res.test, test)
     assert res.fenced == [] and res.bounds.to_json("drop")["columns"] == {}
@@ -110,7 +111,7 @@ def test_nothing_to_fence_leaves_both_splits_alone() -> None:
 @pytest.mark.parametrize("mode", ["drop", "clip", "none"])
 def test_modes_never_drop_test_rows(mode: str) -> None:
     train, test = frames()
-    res = outliers.run(train, test, NUMERIC, OutlierParams(mode=mode))
+    res = outliers.filter_split(train, test, NUMERIC, OutlierParams(mode=mode))
     assert res.test["customer_id"].tolist() == test["customer_id"].tolist()  # rule 4: count and ids kept
     expected_test_x = [-50.0, 10.0, 500.0] if mode == "none" else [-8.5, 10.0, 29.5]  # train fences
     assert res.test["x"].tolist() == expected_test_x
@@ -127,8 +128,8 @@ def test_modes_never_drop_test_rows(mode: str) -> None:
 def test_fences_ignore_test_values_and_labels() -> None:
     train, test = frames()
     poisoned = test.assign(x=1e9, small=1e9, flag=1e9, target=1 - test["target"])
-    a = outliers.run(train, test, NUMERIC, OutlierParams())
-    b = outliers.run(train, poisoned, NUMERIC, OutlierParams())
+    a = outliers.filter_split(train, test, NUMERIC, OutlierParams())
+    b = outliers.filter_split(train, poisoned, NUMERIC, OutlierParams())
     assert a.bounds.to_json("drop") == b.bounds.to_json("drop") and a.fenced == b.fenced
     assert_frame_equal(a.train, b.train)
     assert b.test["x"].tolist() == [29.5] * 3  # clipped to the train fences, not refitted
@@ -137,10 +138,10 @@ def test_fences_ignore_test_values_and_labels() -> None:
 def test_refuses_to_drop_too_much_but_clip_is_fine() -> None:
     train, test = frames()
     with pytest.raises(InputError, match=r"would drop 5\.0% of train rows \(1/20\).*outliers.mode clip"):
-        outliers.run(train, test, NUMERIC, OutlierParams(max_drop_share=0.01, mode="drop"))
-    assert len(outliers.run(train, test, NUMERIC, OutlierParams(max_drop_share=0.01, mode="clip")).train) == 20
+        outliers.filter_split(train, test, NUMERIC, OutlierParams(max_drop_share=0.01, mode="drop"))
+    assert len(outliers.filter_split(train, test, NUMERIC, OutlierParams(max_drop_share=0.01, mode="clip")).train) == 20
     with pytest.raises(InputError, match="outliers.mode"):
-        outliers.run(train, test, NUMERIC, OutlierParams(mode="trim"))
+        outliers.filter_split(train, test, NUMERIC, OutlierParams(mode="trim"))
 
 
 def test_sampler_acts_in_fit_only_inside_a_pipeline() -> None:
@@ -166,7 +167,7 @@ def write_stage_input(tmp_path: Path, outliers_params: dict) -> list[str]:
 
 def test_main_end_to_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    outliers.main(write_stage_input(tmp_path, {"k": 1.5, "mode": "drop"}))
+    outliers_stage.main(write_stage_input(tmp_path, {"k": 1.5, "mode": "drop"}))
     out = tmp_path / "out"
     assert len(pd.read_parquet(out / "train.parquet")) == 19
     assert pd.read_parquet(out / "test.parquet")["x"].tolist() == [-8.5, 10.0, 29.5]
@@ -184,7 +185,7 @@ def test_main_end_to_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> No
 def test_failing_main_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = write_stage_input(tmp_path, {"max_drop_share": 0.01, "mode": "drop"})
     with pytest.raises(SystemExit) as exit_info:
-        outliers.main(args)
+        outliers_stage.main(args)
     assert exit_info.value.code == 2 and "would drop" in capsys.readouterr().err
     assert not (tmp_path / "out").exists() and not (tmp_path / "models").exists()
     assert not (tmp_path / "reports").exists()

@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core.io import atomic_dir, write_json, write_parquet
+from pipeline.core.errors import InputError
+from pipeline.core.io import atomic_dir, read_json, read_table, write_json, write_parquet
 from pipeline.core.params import Params
-from pipeline.core.schema import EVENT_TYPE, TARGET, TEST, TIMESTAMP, TRAIN
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TEST, TIMESTAMP, TRAIN
 from pipeline.data.contract import validate_tables
 from pipeline.data.sources import Sources, read_sources
 from pipeline.data.split import pop_split_column, train_test_split_ids
@@ -84,3 +85,16 @@ def write_prepared(data: PreparedData, out: str | Path) -> None:
         if data.truth is not None:
             write_parquet(data.truth, tmp / "truth.parquet")
         write_json(data.meta, tmp / "meta.json")
+
+
+def read_prepared_customers(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """(train, test, meta) of the prepared folder, ids as text; meta must list the feature columns."""
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise InputError(f"{meta_path}: not found; run the prepare stage first.")
+    meta = read_json(meta_path)
+    if absent := [k for k in ("numeric", "categorical") if not isinstance(meta.get(k), list)]:
+        raise InputError(f"{meta_path}: lacks the column lists {absent}.")
+    train, test = (read_table(folder / f"{s}.parquet", f"prepared {s}", (ID,)) for s in ("train", "test"))
+    return train, test, meta
