@@ -56,8 +56,8 @@ def make_events(n_customers: int, events_per_customer: float, seed: int = 0) -> 
 
 def _measure(step: str, events_path: str, ids_path: str, queue: mp.Queue) -> None:
     """Child process: read the events, fit + transform one step, report seconds and peak RSS."""
-    from pipeline.event_features import EventAggregator
-    from pipeline.sequences import SequenceEncoder
+    from pipeline.events.aggregates import EventAggregator
+    from pipeline.events.sequence_encoder import SequenceEncoder
 
     t0 = time.perf_counter()
     events = pd.read_parquet(events_path)

@@ -27,8 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.models.sequence import SequenceClassifier, SequenceData
-from pipeline.models.sequence_runtime import amp_dtype, autocast
+from pipeline.events.sequences import SequenceBatch
+from pipeline.models.sequence.classifier import SequenceClassifier
+from pipeline.models.sequence.runtime import amp_dtype, autocast
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def model_step(args: argparse.Namespace, batch: int, device: torch.device, full:
     rng = np.random.default_rng(0)
     lengths = np.full(batch, args.length) if full else rng.integers(1, args.length + 1, batch)
     types = np.where(np.arange(args.length)[None, :] < lengths[:, None], rng.integers(2, 20, (batch, args.length)), 0)
-    data = SequenceData(rng.normal(size=(batch, 8)), types, rng.normal(size=(batch, args.length, 3)), lengths)
+    data = SequenceBatch(types, rng.normal(size=(batch, args.length, 3)), lengths, static=rng.normal(size=(batch, 8)))
     y = (np.arange(batch) % 5 == 0).astype(np.int64)
     clf = SequenceClassifier(hidden_size=args.hidden, embedding_dim=args.input - 3, max_len=args.length,
                              batch_size=batch, device=str(device))

@@ -1,7 +1,7 @@
 """Does a model use the ORDER of events? Score the test split with each customer's event timestamps
 randomly permuted (same events, same times, order destroyed) versus in order.
 
-    python bench/bench_order.py [--prepared data/interim/prepared] [--transform models/transform.joblib]
+    python bench/bench_order.py [--prepared data/interim/prepared] [--transform models/transform.skops]
                                 [--models models/tuned] [--repeats 5]
 
 Runs after `dvc repro` (needs the saved transform and the tuned models). Permuting timestamps
@@ -19,9 +19,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from pipeline.model_store import load_tuned, predict_proba
-from pipeline.perturb_events import permute_times
+from pipeline.events.perturb import permute_times
 from pipeline.core.schema import ID, TARGET
-from pipeline.transform import load_transform
+from pipeline.featurization.transform import load_transform
 
 
 def scores(transform, models: dict, infos: dict, test: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
@@ -36,7 +36,7 @@ def scores(transform, models: dict, infos: dict, test: pd.DataFrame, events: pd.
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--prepared", type=Path, default=Path("data/interim/prepared"))
-    ap.add_argument("--transform", type=Path, default=Path("models/transform.joblib"))
+    ap.add_argument("--transform", type=Path, default=Path("models/transform.skops"))
     ap.add_argument("--models", type=Path, default=Path("models/tuned"))
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()

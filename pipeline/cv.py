@@ -18,7 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from pipeline.models import FAMILIES
 from pipeline.models import xgb as xgb_family
-from pipeline.models.sequence import SequenceData
+from pipeline.events.sequences import SequenceBatch
 from pipeline.core.params import ResampleParams
 from pipeline.resample import make_sampler
 from pipeline.train_data import TrainData
@@ -35,13 +35,11 @@ def make_folds(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.nd
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
 
 
-def sequence_input(data: TrainData, rows: np.ndarray | None = None) -> SequenceData:
+def sequence_input(data: TrainData, rows: np.ndarray | None = None) -> SequenceBatch:
     rows = np.arange(len(data)) if rows is None else rows
     static = data.X[data.static_columns].to_numpy(np.float32, copy=True)[rows]
-    seq = data.seq
-    # n_types from the fitted vocabulary, so every fold's embedding table has the same size.
-    return SequenceData(static=static, types=seq.types[rows], values=seq.values[rows], lengths=seq.lengths[rows],
-                        n_types=seq.n_type_ids)
+    # n_types stays that of the fitted vocabulary, so every fold's embedding table has the same size.
+    return data.seq.subset(rows).with_static(static)
 
 
 def pruning_hook(trial: optuna.Trial | None, offset: int, deadline: float | None, maximize: bool,

@@ -28,8 +28,8 @@ from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.evaluate_plots import comparison, write_reports
 from pipeline.core.params import add_params_arg, load_params
 from pipeline.core.schema import ID, TARGET, TRUE_PROBABILITY
-from pipeline.sequences import SequenceBatch
-from pipeline.train_data import load_split   # the same loader (and row-order check) tune uses
+from pipeline.events.sequences import SequenceBatch
+from pipeline.featurization.store import load_split   # the same loader (and row-order check) tune uses
 
 log = logging.getLogger(__name__)
 

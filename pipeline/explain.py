@@ -2,7 +2,7 @@
 
 Reads data/features/test.parquet, models/tuned/<family>/ (see model_store), reports/metrics.json
 (metric and CV ranking), and for the sequence model the prepared test customers and events
-(data/interim/prepared) with the saved transform (models/transform.joblib). Writes reports/explain.json:
+(data/interim/prepared) with the saved transform (models/transform.skops). Writes reports/explain.json:
   permutation   permutation importance of every feature for the best tree family by CV (xgb or forest)
   coefficients  the logistic regression's coefficients (on its standardised inputs)
   sequence      the sequence model's metric drop when each customer's event order is shuffled, and
@@ -27,8 +27,8 @@ from pipeline.explain_sequence import SEQUENCE_FAMILY, sequence_effects
 from pipeline.core.io import read_json, write_json
 from pipeline.core.params import ExplainParams, add_params_arg, load_params
 from pipeline.core.schema import ID, TARGET
-from pipeline.train_data import load_split
-from pipeline.transform import CustomerTransform, load_transform
+from pipeline.featurization.store import load_split
+from pipeline.featurization.transform import CustomerTransform, load_transform
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_params_arg(parser)
     for flag, example in (("features", "data/features"), ("models", "models/tuned"),
                           ("metrics", "reports/metrics.json"), ("prepared", "data/interim/prepared"),
-                          ("transform", "models/transform.joblib"), ("out", "reports/explain.json")):
+                          ("transform", "models/transform.skops"), ("out", "reports/explain.json")):
         parser.add_argument(f"--{flag}", type=Path, required=True, help=f"e.g. {example}")
     return parser.parse_args(argv)
 

@@ -14,9 +14,9 @@ import pandas as pd
 
 from pipeline import model_store
 from pipeline.explain_tabular import drop, metric_value
-from pipeline.perturb_events import drop_event_type, event_types, permute_times
+from pipeline.events.perturb import drop_event_type, event_types, permute_times
 from pipeline.core.schema import TARGET
-from pipeline.transform import CustomerTransform
+from pipeline.featurization.transform import CustomerTransform
 
 log = logging.getLogger(__name__)
 

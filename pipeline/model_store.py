@@ -23,7 +23,7 @@ from xgboost import XGBClassifier
 from pipeline.core.errors import InputError
 from pipeline.core.io import atomic_dir, read_json, write_json
 from pipeline.core.schema import ID
-from pipeline.sequences import SequenceBatch
+from pipeline.events.sequences import SequenceBatch
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def load_model(family: str, directory: str | Path, device: str = "cpu") -> Any:
         return model.set_params(device=device)   # a model tuned on a GPU still scores on a CPU-only box
     if family == "lstm":
         # Imported here: torch takes seconds to import, and tabular-only runs never need it.
-        from pipeline.models.sequence import SequenceClassifier
+        from pipeline.models.sequence.classifier import SequenceClassifier
         return SequenceClassifier.load(directory, device=device)
     return joblib.load(_existing(directory / PICKLE_FILE))   # trusted sources only: see module docstring
 
@@ -139,7 +139,6 @@ def predict_proba(family: str, model: Any, X: pd.DataFrame, seq: SequenceBatch |
 
 
 def _predict_sequence(model: Any, X: pd.DataFrame, seq: SequenceBatch | None, static: list[str]) -> np.ndarray:
-    from pipeline.models.sequence import SequenceData
     if seq is None:
         raise InputError("lstm: the sequence model needs event sequences, but none were given (no events table?).")
     if len(seq) != len(X) or (ID in X.columns and
@@ -150,6 +149,5 @@ def _predict_sequence(model: Any, X: pd.DataFrame, seq: SequenceBatch | None, st
     if len(static) != getattr(model, "n_static_", len(static)):
         raise InputError(f"lstm: got {len(static)} static columns, the model was fitted with {model.n_static_}.")
     # copy=True: pandas 3 may hand back a read-only view, which torch.from_numpy warns about.
-    data = SequenceData(static=X[static].to_numpy(np.float32, copy=True), types=seq.types, values=seq.values,
-                        lengths=seq.lengths)
+    data = seq.with_static(X[static].to_numpy(np.float32, copy=True))
     return np.asarray(model.predict_proba(data)[:, 1], dtype=float)

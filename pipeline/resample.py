@@ -26,6 +26,7 @@ from pipeline.core.errors import InputError, cli, show_values, setup_logging
 from pipeline.core.io import read_json, read_table, write_json, write_parquet
 from pipeline.core.params import ResampleParams, add_params_arg, load_params
 from pipeline.core.schema import ID, TARGET
+from pipeline.featurization.manifest import categorical_layout
 
 log = logging.getLogger(__name__)
 METHODS = ("smote", "smotenc", "random_over", "none")
@@ -172,23 +173,6 @@ def resample_with(sampler: GuardedSampler | None, X: pd.DataFrame, y: pd.Series,
         raise InputError(f"resample: customer ids {clash[:5]} clash with the ids given to synthetic rows.")
     ids_res = pd.concat([ids.reset_index(drop=True), pd.Series(new_ids, dtype=ids.dtype)], ignore_index=True)
     return x_res, y_res, ids_res.rename(ids.name), pd.Series(np.arange(len(x_res)) >= len(X), name=SYNTHETIC)
-
-
-def categorical_layout(manifest: dict[str, Any], columns: list[str],
-                       where: str = "manifest") -> tuple[np.ndarray, list[list[int]]]:
-    """(mask, groups) for `columns` from a manifest: binary/onehot are categorical; one-hot groups by `group`."""
-    entries = {m["name"]: m for m in manifest.get("features", [])}
-    if missing := [c for c in columns if c not in entries]:
-        raise InputError(f"{where}: no entry for feature column(s) {show_values(missing)}.")
-    kinds = [entries[c].get("kind") for c in columns]
-    if bad := sorted({str(k) for k in kinds if k not in ("numeric", "binary", "onehot")}):
-        raise InputError(f"{where}: feature kind(s) {bad} unknown; expected numeric, binary or onehot.")
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, c in enumerate(columns):
-        if kinds[i] == "onehot" and entries[c].get("group"):   # keyed by origin too: static vs event groups
-            groups.setdefault((str(entries[c].get("source")), entries[c]["group"]), []).append(i)
-    mask = np.array([k != "numeric" for k in kinds], dtype=bool)
-    return mask, [g for g in groups.values() if len(g) > 1]
 
 
 def run(train: pd.DataFrame, manifest: dict[str, Any], p: ResampleParams, seed: int,

@@ -1,7 +1,7 @@
 """Scoring new customers with what the pipeline fitted: the one function the CLI and the app both call.
 
 `Scorer.load(root, family)` reads the saved artifacts once (never refits anything):
-  models/transform.joblib           the fitted transform the test split ran through (pickle: trusted only)
+  models/transform.skops           the fitted transform the test split ran through (skops, trusted types only)
   models/tuned/<family>/            the tuned model and its info.json (threshold, feature columns)
   reports/metrics.json              which family is `best` (chosen by CV score in evaluate)
   data/interim/prepared/meta.json   the training run's column names and feature types
@@ -29,14 +29,14 @@ from pipeline.core.io import read_json
 from pipeline.core.params import DataParams, load_params
 from pipeline.data.contract import validate_tables
 from pipeline.core.schema import ID, TIMESTAMP
-from pipeline.transform import CustomerTransform, load_transform
+from pipeline.featurization.transform import CustomerTransform, load_transform
 from pipeline.data.validate_customers import columns_hint, require_column
 from pipeline.data.validate_events import apply_cutoff, parse_cutoff
 
 log = logging.getLogger(__name__)
 
 PROBABILITY, LABEL, RANK, DECILE = "probability", "label", "rank", "decile"
-TRANSFORM = Path("models/transform.joblib")
+TRANSFORM = Path("models/transform.skops")
 TUNED = Path("models/tuned")
 METRICS = Path("reports/metrics.json")
 META = Path("data/interim/prepared/meta.json")
@@ -168,8 +168,8 @@ class Scorer:
     def _predict(self, clean: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Timestamp | None,
                  threshold: float | None, explain: int) -> pd.DataFrame:
         builder = self.transform.builder
-        if builder.as_of is not None and as_of is not None and as_of != builder.as_of:
-            builder = dataclasses.replace(builder, as_of=as_of)   # same fitted state, new reference time
+        if builder.as_of is not None and as_of is not None and as_of != pd.Timestamp(builder.as_of):
+            builder = dataclasses.replace(builder, as_of=as_of.isoformat())   # same fitted state, new reference time
         if self.family != "lstm" and builder.sequences is not None:
             builder = dataclasses.replace(builder, sequences=None)   # tabular models never read the sequences
         inputs = dataclasses.replace(self.transform, builder=builder).transform(clean, events)

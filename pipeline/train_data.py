@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.core.errors import InputError
-from pipeline.core.io import read_json
-from pipeline.resample import categorical_layout
+from pipeline.featurization.manifest import categorical_layout
+from pipeline.featurization.store import load_split
 from pipeline.core.schema import ID, TARGET
-from pipeline.sequences import SequenceBatch, load_sequences
+from pipeline.events.sequences import SequenceBatch, load_sequences
 
 
 @dataclass
@@ -28,21 +27,6 @@ class TrainData:
 
     def __len__(self) -> int:
         return len(self.y)
-
-
-def load_split(features_dir: str | Path, split: str) -> tuple[pd.DataFrame, SequenceBatch | None, dict[str, Any]]:
-    """The feature table, sequences (when there are events) and manifest of one split."""
-    features_dir = Path(features_dir)
-    table_path = features_dir / f"{split}.parquet"
-    if not table_path.is_file():
-        raise InputError(f"{table_path}: not found; run the features stage first (dvc repro features).")
-    table = pd.read_parquet(table_path)
-    manifest = read_json(features_dir / "manifest.json")
-    seq_path = features_dir / f"sequences_{split}.npz"
-    seq = load_sequences(seq_path) if manifest.get("has_events") and seq_path.is_file() else None
-    if seq is not None and not np.array_equal(seq.customer_ids.astype(str), table[ID].astype(str).to_numpy()):
-        raise InputError(f"{seq_path}: customer order differs from {table_path}; rerun the features stage.")
-    return table, seq, manifest
 
 
 def load_train(features_dir: str | Path) -> TrainData:

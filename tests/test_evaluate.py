@@ -215,8 +215,8 @@ def test_log_loss_selection_prefers_the_lower_cv_score(fitted):
 
 def test_sequence_model_is_scored_from_the_sequence_file(fitted, tmp_path):
     """lstm with input "sequence": the stage loads sequences_test.npz and joins the static columns."""
-    seq_mod = pytest.importorskip("pipeline.models.sequence")
-    from pipeline.sequences import SequenceBatch, save_sequences
+    seq_mod = pytest.importorskip("pipeline.models.sequence.classifier")
+    from pipeline.events.sequences import SequenceBatch, save_sequences
     test, _ = fitted
     rng = np.random.default_rng(0)
     n, steps = len(test), 4
@@ -226,7 +226,7 @@ def test_sequence_model_is_scored_from_the_sequence_file(fitted, tmp_path):
                           values=(rng.normal(size=(n, steps, 1)) * mask[..., None]).astype(np.float32),
                           lengths=lengths, customer_ids=test["customer_id"].to_numpy(object), channels=["v"])
     static = ["f0", "f1"]
-    data = seq_mod.SequenceData(test[static].to_numpy(np.float32, copy=True), batch.types, batch.values, lengths)
+    data = batch.with_static(test[static].to_numpy(np.float32, copy=True))
     lstm = seq_mod.SequenceClassifier(hidden_size=8, embedding_dim=4, mlp_hidden=8, max_epochs=1, device="cpu",
                                       num_threads=1).fit(data, test["target"].to_numpy())
     root = make_layout(tmp_path, fitted)

@@ -8,7 +8,7 @@ from sklearn.exceptions import NotFittedError
 
 from pipeline.core.errors import InputError
 from conftest import hand_event_log as hand_log
-from pipeline.event_features import EventAggregator
+from pipeline.events.aggregates import EventAggregator
 
 AS_OF = pd.Timestamp("2024-01-31")
 IDS = ["a", "b", "c", "d"]          # d has no events
@@ -159,7 +159,7 @@ def test_fit_sees_only_train_events_and_test_events_never_leak() -> None:
     train = events[events["customer_id"].isin(["a", "b"])]
     model = EventAggregator().fit(train, AS_OF)
     state = fitted_state(model)
-    assert model.history_start_ == pd.Timestamp("2023-11-02")
+    assert model.history_start_ns_ == pd.Timestamp("2023-11-02").value
     changed = events.copy()
     test_rows = changed["customer_id"] == "c"
     changed.loc[test_rows, "event_type"] = "refund"              # a type only a test customer has

@@ -18,7 +18,7 @@ from xgboost import XGBClassifier
 
 from conftest import hand_event_log, run_stages, stage_args
 from pipeline import explain, explain_tabular
-from pipeline.perturb_events import drop_event_type, event_types, permute_times
+from pipeline.events.perturb import drop_event_type, event_types, permute_times
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
 
 SEED = 5

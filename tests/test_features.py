@@ -17,8 +17,8 @@ import yaml
 from conftest import run_stages
 from pipeline.core.io import read_json
 from pipeline.core.schema import ID, TARGET, TIMESTAMP
-from pipeline.sequences import load_sequences
-from pipeline.transform import load_transform
+from pipeline.events.sequences import load_sequences
+from pipeline.featurization.transform import load_transform
 
 CHAIN = ["prepare", "impute", "outliers", "features", "resample"]
 
@@ -46,7 +46,7 @@ def test_saved_transform_reproduces_the_test_split_exactly(chain):
     prepared = chain / "data" / "interim" / "prepared"
     raw_test = pd.read_parquet(prepared / "test.parquet")
     events = pd.read_parquet(prepared / "events.parquet")
-    inputs = load_transform(chain / "models" / "transform.joblib").transform(raw_test, events)
+    inputs = load_transform(chain / "models" / "transform.skops").transform(raw_test, events)
     pd.testing.assert_frame_equal(inputs.matrix, features_of(chain, "test"))
     saved = load_sequences(chain / "data" / "features" / "sequences_test.npz")
     for name in ("types", "values", "lengths"):
@@ -57,7 +57,7 @@ def test_transform_path_agrees_with_the_stage_chain_outputs(chain):
     """The clipped test rows the outliers stage wrote give the same features as the one-path transform."""
     filtered_test = pd.read_parquet(chain / "data" / "interim" / "filtered" / "test.parquet")
     events = pd.read_parquet(chain / "data" / "interim" / "prepared" / "events.parquet")
-    builder = load_transform(chain / "models" / "transform.joblib").builder
+    builder = load_transform(chain / "models" / "transform.skops").builder
     pd.testing.assert_frame_equal(builder.matrix(filtered_test, events), features_of(chain, "test"),
                                   check_exact=False, rtol=1e-12)
 
@@ -104,7 +104,7 @@ def test_events_at_or_after_the_cutoff_change_nothing(chain):
     future = events.sample(200, random_state=0).assign(**{TIMESTAMP: pd.Timestamp(meta["as_of"]) + pd.Timedelta(hours=1)})
     at_cutoff = events.sample(50, random_state=1).assign(**{TIMESTAMP: pd.Timestamp(meta["as_of"])})
     more = pd.concat([events, future, at_cutoff]).sort_values([ID, TIMESTAMP], kind="stable")
-    transform = load_transform(chain / "models" / "transform.joblib")
+    transform = load_transform(chain / "models" / "transform.skops")
     raw_test = pd.read_parquet(prepared / "test.parquet")
     base, leaked = transform.transform(raw_test, events), transform.transform(raw_test, more)
     pd.testing.assert_frame_equal(base.matrix, leaked.matrix)

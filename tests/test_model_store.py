@@ -9,7 +9,7 @@ from sklearn.datasets import make_classification
 from pipeline import model_store
 from pipeline.core.errors import InputError
 from pipeline.models import forest, logreg, xgb
-from pipeline.sequences import SequenceBatch
+from pipeline.events.sequences import SequenceBatch
 
 N_TRAIN = 200
 
@@ -107,13 +107,11 @@ def sequences(n, seed=0, length=5, channels=2):
 
 
 def test_lstm_round_trip_and_input_checks(data, tmp_path):
-    seq_mod = pytest.importorskip("pipeline.models.sequence")
+    seq_mod = pytest.importorskip("pipeline.models.sequence.classifier")
     frame, y = data
     static = ["f0", "f2"]
     batch = sequences(len(frame))
-    fit_data = seq_mod.SequenceData(static=frame[static][:N_TRAIN].to_numpy(np.float32, copy=True),
-                                    types=batch.types[:N_TRAIN], values=batch.values[:N_TRAIN],
-                                    lengths=batch.lengths[:N_TRAIN])
+    fit_data = batch.subset(np.arange(N_TRAIN)).with_static(frame[static][:N_TRAIN].to_numpy(np.float32, copy=True))
     model = seq_mod.SequenceClassifier(hidden_size=8, embedding_dim=4, mlp_hidden=8, batch_size=64, max_epochs=1,
                                        device="cpu", num_threads=1).fit(fit_data, y[:N_TRAIN])
     model_store.save_model("lstm", model, tmp_path / "lstm", info={"family": "lstm", "static_columns": static})
@@ -121,8 +119,7 @@ def test_lstm_round_trip_and_input_checks(data, tmp_path):
     loaded = model_store.load_model("lstm", tmp_path / "lstm")
     rows = np.arange(N_TRAIN, len(frame))
     test, test_seq = frame.iloc[rows].reset_index(drop=True), subset(batch, rows)
-    expected = model.predict_proba(seq_mod.SequenceData(test[static].to_numpy(np.float32, copy=True), test_seq.types,
-                                                        test_seq.values, test_seq.lengths))[:, 1]
+    expected = model.predict_proba(test_seq.with_static(test[static].to_numpy(np.float32, copy=True)))[:, 1]
     np.testing.assert_array_equal(model_store.predict_proba("lstm", loaded, test, test_seq, static), expected)
     with pytest.raises(InputError, match="needs event sequences"):
         model_store.predict_proba("lstm", loaded, test, None, static)

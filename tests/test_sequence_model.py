@@ -10,15 +10,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-import pipeline.models.sequence_runtime as runtime
-from pipeline.models.sequence import (
-    SequenceClassifier,
-    SequenceData,
-    build,
-    default_space,
-    last_events,
-    search_space,
-)
+import pipeline.models.sequence.runtime as runtime
+from pipeline.events.sequences import SequenceBatch, last_events
+from pipeline.models.sequence import build, search_space
+from pipeline.models.sequence.classifier import SequenceClassifier
 
 A, B = 2, 3                      # the two event types whose ORDER decides the label
 NOISE_TYPES = (4, 8)             # other event types, drawn uniformly from [4, 8)
@@ -28,7 +23,7 @@ FAST = dict(hidden_size=8, embedding_dim=4, mlp_hidden=8, batch_size=32, max_epo
 
 
 def order_task(n: int, width: int = 10, n_static: int = 0, seed: int = 0,
-               min_len: int = 2) -> tuple[SequenceData, np.ndarray]:
+               min_len: int = 2) -> tuple[SequenceBatch, np.ndarray]:
     """Every customer has one A and one B among noise events; y = 1 iff A comes before B."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_len, width + 1, n).astype(np.int32)
@@ -41,10 +36,10 @@ def order_task(n: int, width: int = 10, n_static: int = 0, seed: int = 0,
         types[i, first], types[i, second] = (A, B) if y[i] else (B, A)
         values[i, :length] = rng.normal(size=(length, 2))
     static = rng.normal(size=(n, n_static)).astype(np.float32)
-    return SequenceData(static, types, values, lengths, n_types=NOISE_TYPES[1]), y
+    return SequenceBatch(types, values, lengths, static=static, n_types=NOISE_TYPES[1]), y
 
 
-def pad_with_garbage(data: SequenceData, extra: int, seed: int = 1) -> SequenceData:
+def pad_with_garbage(data: SequenceBatch, extra: int, seed: int = 1) -> SequenceBatch:
     """Same customers with `extra` more columns; values beyond each length are noise that must be ignored."""
     rng = np.random.default_rng(seed)
     n, width = data.types.shape
@@ -52,11 +47,11 @@ def pad_with_garbage(data: SequenceData, extra: int, seed: int = 1) -> SequenceD
     values = np.concatenate([data.values, np.zeros((n, extra, data.values.shape[2]), np.float32)], axis=1)
     beyond = np.arange(width + extra)[None, :] >= data.lengths[:, None]
     values[beyond] = rng.normal(size=(int(beyond.sum()), values.shape[2]))
-    return SequenceData(data.static, types, values, data.lengths, n_types=data.n_types)
+    return SequenceBatch(types, values, data.lengths, static=data.static, n_types=data.n_types)
 
 
 @pytest.fixture(scope="module")
-def task() -> tuple[SequenceData, np.ndarray]:
+def task() -> tuple[SequenceBatch, np.ndarray]:
     return order_task(160, n_static=3)
 
 
@@ -79,7 +74,7 @@ def test_extra_padding_does_not_change_predictions(task, fitted):
     base = fitted.predict_proba(X)
     np.testing.assert_allclose(fitted.predict_proba(pad_with_garbage(X, extra=7)), base, atol=1e-6)
     narrow = int(X.lengths.max())
-    trimmed = SequenceData(X.static, X.types[:, :narrow], X.values[:, :narrow], X.lengths, n_types=X.n_types)
+    trimmed = SequenceBatch(X.types[:, :narrow], X.values[:, :narrow], X.lengths, static=X.static, n_types=X.n_types)
     np.testing.assert_allclose(fitted.predict_proba(trimmed), base, atol=1e-6)
 
 
@@ -88,12 +83,12 @@ def test_customers_without_events_get_finite_equal_scores(task):
     lengths = X.lengths.copy()
     lengths[::4] = 0
     types = np.where(np.arange(X.types.shape[1])[None, :] < lengths[:, None], X.types, 0)
-    empty = SequenceData(np.zeros((len(y), 0), np.float32), types, X.values, lengths, n_types=X.n_types)
+    empty = SequenceBatch(types, X.values, lengths, static=np.zeros((len(y), 0), np.float32), n_types=X.n_types)
     model = SequenceClassifier(**FAST).fit(empty, y)
     proba = model.predict_proba(empty)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba[lengths == 0], proba[lengths == 0][:1].repeat((lengths == 0).sum(), 0))
-    no_columns = SequenceData(None, np.zeros((3, 0), np.int32), np.zeros((3, 0, 2), np.float32), np.zeros(3))
+    no_columns = SequenceBatch(np.zeros((3, 0), np.int32), np.zeros((3, 0, 2), np.float32), np.zeros(3))
     assert np.isfinite(model.predict_proba(no_columns)).all()
 
 
@@ -112,7 +107,7 @@ def test_truncation_equals_feeding_only_the_last_events(task):
     X, y = task
     model = SequenceClassifier(**{**FAST, "max_len": 4}).fit(X, y)
     types, values, lengths = last_events(X.types, X.values, X.lengths, max_len=4)
-    short = SequenceData(X.static, types, values, lengths, n_types=X.n_types)
+    short = SequenceBatch(types, values, lengths, static=X.static, n_types=X.n_types)
     np.testing.assert_allclose(model.predict_proba(pad_with_garbage(X, 5)), model.predict_proba(short), atol=1e-6)
 
 
@@ -201,27 +196,24 @@ def test_sklearn_cross_validation_indexes_sequence_data(task):
 def test_bad_input_is_named():
     X, y = order_task(20)
     with pytest.raises(ValueError, match="lengths must lie in"):
-        SequenceData(None, X.types, X.values, X.lengths + 20)
+        SequenceBatch(X.types, X.values, X.lengths + 20)
     with pytest.raises(ValueError, match="row counts"):
-        SequenceData(None, X.types, X.values[:5], X.lengths)
+        SequenceBatch(X.types, X.values[:5], X.lengths)
     with pytest.raises(ValueError, match="NaN"):
-        SequenceData(np.full((20, 1), np.nan), X.types, X.values, X.lengths)
+        SequenceBatch(X.types, X.values, X.lengths, static=np.full((20, 1), np.nan))
     with pytest.raises(ValueError, match="binary target"):
         SequenceClassifier(**FAST).fit(X, np.zeros(20))
     model = SequenceClassifier(**FAST).fit(X, y)
     with pytest.raises(ValueError, match="value channels"):
-        model.predict_proba(SequenceData(None, X.types, X.values[:, :, :1], X.lengths))
+        model.predict_proba(SequenceBatch(X.types, X.values[:, :, :1], X.lengths))
 
 
-def test_search_space_defaults_overrides_and_build():
+def test_search_space_comes_from_the_config_only_and_build_seeds():
+    """configs/lstm.yaml is the one source of the ranges: every drawn key is one of its keys."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     space = {"cell": {"choices": ["gru"]}, "hidden_size": {"low": 8, "high": 12}}
     for _ in range(5):
         params = search_space(study.ask(), space)
-        assert params["cell"] == "gru" and 8 <= params["hidden_size"] <= 12
-        assert 16 <= params["max_len"] <= 64 and params["batch_size"] in (128, 256, 512)
-        assert set(params) == set(default_space())
+        assert params == {"cell": "gru", "hidden_size": params["hidden_size"]} and 8 <= params["hidden_size"] <= 12
     model = build(params, seed=3)
     assert model.random_state == 3 and model.cell == "gru"
-    with pytest.raises(ValueError, match="unknown sequence search-space keys"):
-        search_space(study.ask(), {"hiden_size": {"low": 1, "high": 2}})

@@ -10,7 +10,8 @@ from sklearn.exceptions import NotFittedError
 
 from conftest import hand_event_log as hand_log
 from pipeline.core.errors import InputError
-from pipeline.sequences import SequenceBatch, SequenceEncoder, load_sequences, save_sequences
+from pipeline.events.sequence_encoder import SequenceEncoder
+from pipeline.events.sequences import SequenceBatch, load_sequences, save_sequences
 
 AS_OF = pd.Timestamp("2024-01-31")
 IDS = ["a", "b", "c", "d"]          # d has no events
@@ -51,7 +52,7 @@ def test_last_events_left_aligned_in_time_order(encoder: SequenceEncoder) -> Non
     assert (batch.values[2, 2] == 0).all() and (batch.values[3] == 0).all()   # padding is zeros
     assert list(batch.customer_ids) == IDS and batch.channels == ["amount", "log_gap_hours", "log_age_days"]
     assert batch.type_names == ["<pad>", "<other>", "visit", "purchase", "support_ticket"]
-    assert batch.n_type_ids == 5 and len(batch) == 4
+    assert batch.n_types == 5 and len(batch) == 4
 
 
 def test_fitted_means_and_stds_by_hand(encoder: SequenceEncoder) -> None:

@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from pipeline.core.errors import InputError
 from pipeline.core.params import FeatureParams
-from pipeline.static_features import StaticFeatures, from_params, static_columns
+from pipeline.featurization.static import StaticFeatures, from_params, static_columns
 
 NUMERIC = ["spend", "visits", "delta", "spend__missing"]
 CATEGORICAL = ["plan", "region"]

@@ -1,4 +1,7 @@
-"""Reading user tables (CSV/Parquet, ids as strings) and atomic writes (temp file, then rename)."""
+"""Reading user tables (CSV/Parquet, ids as strings) and atomic writes (temp file, then rename).
+
+Written files are byte-reproducible: the same data gives the same bytes (DVC hashes them).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -6,15 +9,18 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import InputError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)   # the earliest time a zip entry can carry: no wall-clock time in outputs
 
 
 def read_table(path: str | Path, role: str, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -89,6 +95,14 @@ def _umask() -> int:
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def write_npz(arrays: Mapping[str, np.ndarray], path: str | Path) -> None:
+    """np.savez's layout (one .npy entry per array, no pickle) without its wall-clock entry times."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", FIXED_TIME), "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
 
 
 def write_json(obj: Any, path: str | Path) -> None:

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import atomic_path
+from pipeline.core.io import FIXED_TIME, atomic_path
 
 SCHEMA = "schema.json"
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)      # the earliest time a zip entry can carry
 
 
 def save_object(obj: Any, path: str | Path) -> None:

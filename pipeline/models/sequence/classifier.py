@@ -1,11 +1,10 @@
-"""Sequence model family: a recurrent net over each customer's event log behind the sklearn API.
+"""`SequenceClassifier`: a recurrent net over each customer's event log behind the scikit-learn API.
 
-Input is a `SequenceData` (sequence_data.py: static features + left-aligned padded event arrays),
-built by the features stage from the training vocabulary and scalers; device/precision choices are
-in sequence_runtime.py. `SequenceClassifier` trains
-`SequenceNet` (see sequence_net.py) with AdamW, a class-weighted loss, gradient clipping and
-early stopping on a stratified hold-out of its own training rows; `save`/`load` use a torch
-state dict plus a JSON config (no pickle). `search_space`/`build` are the Optuna hooks.
+Input is a `SequenceBatch` (pipeline/events/sequences.py: left-aligned padded event arrays plus the
+static features), built by the features stage from the training vocabulary and scalers; device and
+precision choices are in runtime.py. It trains `SequenceNet` (net.py) with AdamW, a class-weighted
+loss, gradient clipping and early stopping on a stratified hold-out of its own training rows;
+`save`/`load` use a torch state dict plus a JSON config (no pickle).
 """
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 import torch
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -26,11 +24,10 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from pipeline.core.io import atomic_path
-from pipeline.models.space import suggest_param
-from pipeline.models.sequence_data import (UNKNOWN, SequenceData, Tensors, batch_to, check_data, holdout,
-                                           last_events, train_batches)
-from pipeline.models.sequence_net import CELLS, SequenceNet
-from pipeline.models.sequence_runtime import autocast, amp_dtype, compute_settings, resolve_device
+from pipeline.events.sequences import UNKNOWN, SequenceBatch, last_events
+from pipeline.models.sequence.batches import Tensors, batch_to, check_data, holdout, train_batches
+from pipeline.models.sequence.net import CELLS, SequenceNet
+from pipeline.models.sequence.runtime import amp_dtype, autocast, compute_settings, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +77,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         self.on_epoch = on_epoch
         self.num_threads = num_threads
 
-    def fit(self, X: SequenceData, y: Any) -> SequenceClassifier:
+    def fit(self, X: SequenceBatch, y: Any) -> SequenceClassifier:
         """Train on X's rows; a stratified `validation_fraction` of them drives early stopping."""
         self._check_params()
         check_data(X)
@@ -157,7 +154,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
                 out.append(self.module_(batch.types, batch.values, batch.lengths, batch.static).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
-    def predict_proba(self, X: SequenceData) -> np.ndarray:
+    def predict_proba(self, X: SequenceBatch) -> np.ndarray:
         """[n, 2] probabilities of classes_[0] and classes_[1]."""
         check_is_fitted(self, "module_")
         device = next(self.module_.parameters()).device
@@ -166,14 +163,14 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         p = expit(logits.astype(np.float64))
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: SequenceData) -> np.ndarray:
+    def predict(self, X: SequenceBatch) -> np.ndarray:
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
-    def _tensors(self, X: SequenceData) -> Tensors:
+    def _tensors(self, X: SequenceBatch) -> Tensors:
         """Check X against the fitted shapes, keep the last max_len events, map unseen types to UNKNOWN."""
         check_data(X)
         if (X.values.shape[2], X.static.shape[1]) != (self.n_channels_, self.n_static_):
-            raise ValueError(f"SequenceData has {X.values.shape[2]} value channels and {X.static.shape[1]} "
+            raise ValueError(f"SequenceBatch has {X.values.shape[2]} value channels and {X.static.shape[1]} "
                              f"static features; the model was fitted with {self.n_channels_} and {self.n_static_}.")
         types, values, lengths = last_events(X.types, X.values, X.lengths, self.max_len)
         types = np.where(types >= self.n_types_, UNKNOWN, types)
@@ -234,33 +231,3 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         module.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
         model.module_ = module.to(resolve_device(model.device)).eval()
         return model
-
-
-def default_space() -> dict[str, dict[str, Any]]:
-    """Default Optuna ranges: name -> {"low", "high", "log"} or {"choices"} (a fresh dict each call)."""
-    return {
-        "cell": {"choices": ["lstm", "gru", "rnn"]},
-        "hidden_size": {"low": 16, "high": 128, "log": True},
-        "num_layers": {"low": 1, "high": 2},
-        "bidirectional": {"choices": [False, True]},
-        "max_len": {"low": 16, "high": 64, "log": True},
-        "embedding_dim": {"low": 4, "high": 32, "log": True},
-        "lr": {"low": 1e-4, "high": 1e-2, "log": True},
-        "weight_decay": {"low": 1e-6, "high": 1e-2, "log": True},
-        "dropout": {"low": 0.0, "high": 0.5},
-        "batch_size": {"choices": [128, 256, 512]},
-    }
-
-
-def search_space(trial: optuna.Trial, space: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Suggest SequenceClassifier params; `space` overrides the default ranges name by name."""
-    ranges = default_space()
-    if unknown := set(space or {}) - set(ranges):
-        raise ValueError(f"unknown sequence search-space keys {sorted(unknown)}; expected some of {sorted(ranges)}.")
-    ranges.update(space or {})
-    return {name: suggest_param(trial, name, spec) for name, spec in ranges.items()}
-
-
-def build(params: dict[str, Any], seed: int) -> SequenceClassifier:
-    """A SequenceClassifier with `params` (e.g. study.best_params) seeded by `seed`."""
-    return SequenceClassifier(**{**params, "random_state": seed})

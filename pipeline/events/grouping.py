@@ -3,8 +3,8 @@
 `group_events` keeps the events strictly before `as_of` (leakage rule 5) of the requested customers
 and returns them as contiguous per-customer runs in time order (`GroupedEvents`), without copying
 or sorting when the log is already in the prepared layout. Also the fitted-vocabulary helpers
-(`fit_vocabulary`, `type_codes`) and numeric value columns shared by `pipeline.event_features`
-and `pipeline.sequences`.
+(`fit_vocabulary`, `type_codes`) and numeric value columns shared by `pipeline.events.aggregates`
+and `pipeline.events.sequence_encoder`.
 """
 from __future__ import annotations
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.event_features import EventAggregator
+from pipeline.events.aggregates import EventAggregator
 from pipeline.core.params import FeatureParams
 from pipeline.core.schema import ID, TARGET
-from pipeline.sequences import SequenceBatch, SequenceEncoder
-from pipeline.static_features import StaticFeatures
+from pipeline.events.sequence_encoder import SequenceEncoder
+from pipeline.events.sequences import SequenceBatch
+from pipeline.featurization.static import StaticFeatures
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,12 @@ class FeatureBuilder:
     events: EventAggregator | None
     event_encoding: StaticFeatures | None   # log/scale of the aggregates, fitted on train aggregates
     sequences: SequenceEncoder | None
-    as_of: pd.Timestamp | None
-    empty_events: pd.DataFrame | None = None   # zero-row template: new customers scored without an events file
+    as_of: str | None                       # ISO time the features are measured at (events strictly before)
+    event_dtypes: dict[str, str] | None = None   # the log's columns: new customers scored without an events file
 
     @classmethod
     def fit(cls, train: pd.DataFrame, events: pd.DataFrame | None, columns: dict[str, list[str]],
-            p: FeatureParams, as_of: pd.Timestamp | None) -> FeatureBuilder:
+            p: FeatureParams, as_of: str | None) -> FeatureBuilder:
         """Fit every part on the training customers (and only their events)."""
         numeric = columns["numeric"] + columns.get("indicators", [])
         static = StaticFeatures(numeric=numeric, categorical=columns["categorical"], ratios=p.ratios,
@@ -48,13 +49,13 @@ class FeatureBuilder:
         encoding.fit(aggregates.reset_index(drop=True))
         encoder = SequenceEncoder(max_len=p.max_seq_len, max_event_types=p.max_event_types)
         encoder.fit(events, as_of, customer_ids=train_ids)
-        return cls(static, aggregator, encoding, encoder, as_of, events.iloc[:0].copy())
+        return cls(static, aggregator, encoding, encoder, as_of, {c: str(t) for c, t in events.dtypes.items()})
 
     def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
         """Model matrix: customer_id, target (when present), static then event feature columns."""
         parts = [self.static.transform(customers).reset_index(drop=True)]
         if self.events is not None:
-            log_ = events if events is not None else self.empty_events
+            log_ = events if events is not None else self.empty_events()
             aggregates = self.events.transform(log_, customers[ID].to_numpy(), self.as_of)
             parts.append(self.event_encoding.transform(aggregates.reset_index(drop=True)))
         keys = customers[[c for c in (ID, TARGET) if c in customers.columns]].reset_index(drop=True)
@@ -64,8 +65,12 @@ class FeatureBuilder:
     def sequence_batch(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> SequenceBatch | None:
         if self.sequences is None:
             return None
-        log_ = events if events is not None else self.empty_events
+        log_ = events if events is not None else self.empty_events()
         return self.sequences.transform(log_, customers[ID].to_numpy(), self.as_of)
+
+    def empty_events(self) -> pd.DataFrame:
+        """A zero-row event log with the training log's columns and dtypes."""
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in (self.event_dtypes or {}).items()})
 
     def manifest(self) -> dict[str, Any]:
         """Names, kinds and sources of the model-matrix columns, for later stages and the report."""
@@ -77,4 +82,4 @@ class FeatureBuilder:
             seq = {"max_len": self.sequences.max_len, "type_names": list(self.sequences.type_names_),
                    "channels": list(self.sequences.channels_)}
         return {"features": rows, "has_events": self.events is not None, "sequence": seq,
-                "as_of": None if self.as_of is None else self.as_of.isoformat()}
+                "as_of": self.as_of}

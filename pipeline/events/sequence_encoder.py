@@ -1,14 +1,10 @@
-"""Padded event-sequence tensors for the recurrent models (LSTM / GRU / RNN).
+"""`SequenceEncoder`: an event log -> `SequenceBatch` of each customer's last `max_len` events.
 
-`SequenceEncoder` is fitted on the training customers' events (type vocabulary, channel means and
-standard deviations; `fit(events, as_of, customer_ids=train_ids)` restricts a whole log) and turns
-any customers' events into a `SequenceBatch`: the LAST `max_len` events strictly before `as_of` of
-each customer, in time order, LEFT-aligned (positions 0..length-1 are real events, the rest
-padding), which is what
-`torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)` expects.
+Fitted on the training customers' events (type vocabulary, channel means and standard deviations;
+`fit(events, as_of, customer_ids=train_ids)` restricts a whole log), it turns any customers' events
+into the LAST `max_len` events strictly before `as_of` of each customer, in time order, left-aligned
+(the layout pipeline/events/sequences.py describes).
 
-Type ids: 0 = padding, 1 = other / unknown / missing type (and every event when the log has no
-event_type column), 2.. = the fitted vocabulary in order (`type_names` spells them out).
 Value channels, each standardised with the fitted mean/std, then NaN -> 0 (= the training mean):
   <c>             each numeric value column of the events (NaN for e.g. non-monetary events)
   log_gap_hours   log1p(hours since the customer's previous event); NaN for the first event ever
@@ -16,16 +12,11 @@ Value channels, each standardised with the fitted mean/std, then NaN -> 0 (= the
   log_age_days    log1p(days from the event to as_of)
 Padding positions are 0 in every array; `lengths` tells real from padding. pack_padded_sequence
 refuses length 0, so a model clamps `lengths` to at least 1: the all-zero step then means "no events".
-
-`save_sequences` / `load_sequences` store a batch as one .npz without pickle (ids and names as
-fixed-width unicode arrays), written atomically.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,37 +24,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.core.errors import InputError
-from pipeline.event_log import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
+from pipeline.events.grouping import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
                                 numeric_value_columns, type_codes, value_column)
-from pipeline.core.io import atomic_path
 from pipeline.core.schema import EVENT_TYPE
+from pipeline.events.sequences import FIRST_TYPE_ID, UNKNOWN, SequenceBatch
 
 log = logging.getLogger(__name__)
 
-PAD, UNKNOWN, FIRST_TYPE_ID = 0, 1, 2
 GAP_CHANNEL, AGE_CHANNEL = "log_gap_hours", "log_age_days"
 HOUR_NS, DAY_NS = 3_600 * 10**9, 86_400 * 10**9
-ARRAYS = ("types", "values", "lengths", "customer_ids", "channels", "type_names")
-
-
-@dataclass(eq=False)
-class SequenceBatch:
-    """Padded sequences of n customers, at most L events each, C value channels."""
-
-    types: np.ndarray          # int32 [n, L]: 0 = padding, 1 = unknown/other, 2.. = vocabulary
-    values: np.ndarray         # float32 [n, L, C]: standardised channels, NaN -> 0, padding 0
-    lengths: np.ndarray        # int32 [n]: real events per customer (0 without events), <= L
-    customer_ids: np.ndarray   # object (str) [n]: the row order asked for
-    channels: list[str]        # names of the C channels
-    type_names: list[str] = field(default_factory=list)  # name of each type id: "<pad>", "<other>", vocab...
-
-    @property
-    def n_type_ids(self) -> int:
-        """Embedding table size: padding + other + vocabulary."""
-        return max(len(self.type_names), FIRST_TYPE_ID)
-
-    def __len__(self) -> int:
-        return len(self.lengths)
 
 
 class SequenceEncoder(BaseEstimator):
@@ -183,34 +152,3 @@ def _mean_std(values: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     mean, std = float(finite.mean()), float(finite.std())
     return mean, std if std > 0 else 1.0
-
-
-def save_sequences(batch: SequenceBatch, path: str | Path) -> None:
-    """Write `batch` to one .npz (no pickled objects), atomically."""
-    arrays = {
-        "types": np.ascontiguousarray(batch.types, dtype=np.int32),
-        "values": np.ascontiguousarray(batch.values, dtype=np.float32),
-        "lengths": np.ascontiguousarray(batch.lengths, dtype=np.int32),
-        # fixed-width unicode, so loading never needs allow_pickle
-        "customer_ids": _unicode(batch.customer_ids),
-        "channels": _unicode(batch.channels),
-        "type_names": _unicode(batch.type_names),
-    }
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)   # a file object: np.savez would append .npz to a path
-
-
-def load_sequences(path: str | Path) -> SequenceBatch:
-    """Read a batch written by `save_sequences` (allow_pickle=False: object arrays are refused)."""
-    with np.load(path, allow_pickle=False) as data:
-        if missing := [name for name in ARRAYS if name not in data.files]:
-            raise InputError(f"{path}: not a sequence file, arrays {missing} are missing.")
-        return SequenceBatch(types=data["types"], values=data["values"], lengths=data["lengths"],
-                             customer_ids=data["customer_ids"].astype(object),
-                             channels=[str(c) for c in data["channels"]],
-                             type_names=[str(t) for t in data["type_names"]])
-
-
-def _unicode(items: object) -> np.ndarray:
-    array = np.asarray(items, dtype=object)
-    return array.astype(str) if array.size else np.zeros(0, dtype="<U1")

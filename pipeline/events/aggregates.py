@@ -10,7 +10,7 @@ Only events strictly before `as_of` are used (leakage rule 5), in fit and in tra
 the caller passed. Everything is vectorised over the events sorted by (customer, time): group
 offsets + `np.add.reduceat` / `np.maximum.reduceat` / `np.bincount`, no per-customer Python loop.
 
-The grouping of events per customer lives in `pipeline.event_log` (shared with `pipeline.sequences`).
+The grouping of events per customer lives in `pipeline.events.grouping` (shared with `pipeline.events.sequence_encoder`).
 
 Output columns (prefix `ev_`; <c> = a numeric value column, <t> = a vocabulary type or `other`,
 <w> = a window of `windows_days`). "never" = `history_days(as_of) + 1`, where history_days is the
@@ -46,7 +46,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.core.errors import InputError
-from pipeline.event_log import (DAY_NS, NAT_NS, OTHER, CustomerIds, GroupedEvents, as_of_ns, fit_events,
+from pipeline.events.grouping import (DAY_NS, NAT_NS, OTHER, CustomerIds, GroupedEvents, as_of_ns, fit_events,
                                 fit_vocabulary, group_events, numeric_value_columns, type_codes, value_column)
 from pipeline.core.schema import EVENT_TYPE
 
@@ -94,7 +94,8 @@ class EventAggregator(BaseEstimator):
         self.has_event_type_ = EVENT_TYPE in events.columns
         self.vocabulary_ = (fit_vocabulary(events[EVENT_TYPE], keep, self.max_event_types)
                             if self.has_event_type_ else [])
-        self.history_start_ = pd.Timestamp(int(ts[keep].min()) if keep.any() else as_of_ns(as_of))
+        # int ns, not a Timestamp: the fitted state stays plain numbers (saved with skops)
+        self.history_start_ns_ = int(ts[keep].min()) if keep.any() else as_of_ns(as_of)
         self.windows_ = [int(w) for w in self.windows_days]
         if any(w <= 0 for w in self.windows_):
             raise InputError(f"windows_days must be positive, got {list(self.windows_days)}.")
@@ -128,7 +129,7 @@ class EventAggregator(BaseEstimator):
     def never_days(self, as_of: pd.Timestamp | str) -> float:
         """Fill for 'never happened' recencies: the fitted history length at `as_of` plus one day."""
         check_is_fitted(self)
-        return max((as_of_ns(as_of) - self.history_start_.value) / DAY_NS, 0.0) + 1.0
+        return max((as_of_ns(as_of) - self.history_start_ns_) / DAY_NS, 0.0) + 1.0
 
     def transform(self, events: pd.DataFrame, customer_ids: CustomerIds,
                   as_of: pd.Timestamp | str) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 impute (train-fitted imputer) -> clip to the train IQR fences (never drop) -> static + event features
 (+ sequence tensors). The features stage runs the test split through exactly this object, and
 prediction on new customers reloads it, so both score through the same code (DESIGN.md section 4).
-The saved file is a joblib pickle: load it only from a trusted source (your own pipeline run).
+It is saved with skops (models/transform.skops): loading builds only the types of TRUSTED_TYPES, no pickle.
 """
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import pandas as pd
 
 from pipeline.core.errors import InputError
-from pipeline.feature_builder import FeatureBuilder
+from pipeline.events.aggregates import EventAggregator
+from pipeline.events.sequence_encoder import SequenceEncoder
+from pipeline.featurization import static as static_features
+from pipeline.featurization.builder import FeatureBuilder
+from pipeline.featurization.static import StaticFeatures
 from pipeline.preprocessing.fences import IQRBounds, apply_fences
+from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
 from pipeline.preprocessing.imputation import apply_imputer
-from pipeline.core.io import atomic_path
-from pipeline.sequences import SequenceBatch
+from pipeline.core.persist import load_object, save_object
+from pipeline.events.sequences import SequenceBatch
 
 
 @dataclass
@@ -41,14 +45,23 @@ class CustomerTransform:
         return ModelInputs(self.builder.matrix(clipped, events), self.builder.sequence_batch(clipped, events))
 
 
+def _qualified(*objects: Any) -> tuple[str, ...]:
+    return tuple(f"{o.__module__}.{o.__qualname__}" for o in objects)
+
+
+# Everything a saved transform may hold beyond what skops trusts itself (pipeline.core.persist).
+TRUSTED_TYPES = (*IMPUTER_TYPES, *_qualified(CustomerTransform, FeatureBuilder, IQRBounds, StaticFeatures,
+                                             static_features._derive, static_features._log1p_where,
+                                             EventAggregator, SequenceEncoder))
+
+
 def save_transform(transform: CustomerTransform, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        joblib.dump(transform, tmp)
+    save_object(transform, path)
 
 
 def load_transform(path: str | Path) -> CustomerTransform:
-    """Trusted-source only (joblib is a pickle)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: fitted transform not found; run `dvc repro features` first.")
-    return joblib.load(path)
+    """The fitted transform; skops builds only the types of TRUSTED_TYPES (no pickle)."""
+    transform = load_object(path, TRUSTED_TYPES, "fitted transform")
+    if not isinstance(transform, CustomerTransform):
+        raise InputError(f"{path}: holds a {type(transform).__name__}, not a fitted transform; rerun dvc repro features.")
+    return transform
