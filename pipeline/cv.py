@@ -20,7 +20,7 @@ from pipeline.models import FAMILIES
 from pipeline.models import xgb as xgb_family
 from pipeline.events.sequences import SequenceBatch
 from pipeline.core.params import ResampleParams
-from pipeline.resample import make_sampler
+from pipeline.resampling.samplers import make_sampler
 from pipeline.train_data import TrainData
 
 SCORERS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {

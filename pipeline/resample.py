@@ -1,207 +1,32 @@
 """Stage `resample`: oversample the minority class of the train feature matrix (SMOTE family).
 
-Reads <features>/train.parquet (customer_id, target, feature columns) and <features>/manifest.json
-({"features": [{"name", "kind": numeric|binary|onehot, "group": str|None, ...}, ...]}), params
-`seed` and `resample`; writes the resampled table (customer_id, target, is_synthetic, features)
+Reads <features>/train.parquet (customer_id, target, feature columns) and <features>/manifest.json,
+params `seed` and `resample`; writes the resampled table (customer_id, target, is_synthetic, features)
 and a JSON report. It never reads or writes the test split: no synthetic row is ever scored
-(leakage rule 3); tuning calls `make_sampler` inside each CV fold's training part instead.
-
-imblearn's over-samplers return the original rows first, unchanged and in order, then the new
-rows. `GuardedSampler` checks that and rebuilds its output from the originals, so real rows keep
-their exact values and the synthetic rows are exactly the tail.
+(leakage rule 3); tuning resamples inside each CV fold's training part instead.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC, RandomOverSampler
-from sklearn.base import BaseEstimator, clone
-
-from pipeline.core.errors import InputError, cli, show_values, setup_logging
+from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.core.io import read_json, read_table, write_json, write_parquet
-from pipeline.core.params import ResampleParams, add_params_arg, load_params
-from pipeline.core.schema import ID, TARGET
-from pipeline.featurization.manifest import categorical_layout
+from pipeline.core.params import add_params_arg, load_params
+from pipeline.core.schema import ID
+from pipeline.resampling.train_table import resample_train
 
 log = logging.getLogger(__name__)
-METHODS = ("smote", "smotenc", "random_over", "none")
-STRATEGIES = ("auto", "minority", "not majority", "not minority", "all")
-SYNTHETIC = "is_synthetic"
-SYNTHETIC_PREFIX = "synthetic-"
-NAMES = {SMOTE: "smote", SMOTENC: "smotenc", SMOTEN: "smoten", RandomOverSampler: "random_over"}
 
-
-def make_sampler(p: ResampleParams, categorical_mask: np.ndarray | None, seed: int,
-                 groups: list[list[int]] | None = None) -> GuardedSampler | None:
-    """The sampler for one training set (a CV fold's training part, or the full train set).
-
-    smote/smotenc -> SMOTENC when any column is categorical (mask true: binary/one-hot, kept 0/1),
-    SMOTEN when all are, plain SMOTE when none; random_over -> RandomOverSampler; none -> None.
-    `groups`: column indices of one-hot groups (one 1 per row), resampled as one categorical.
-    """
-    if p.method not in METHODS:
-        raise InputError(f"resample.method: expected one of {list(METHODS)}, got {p.method!r}.")
-    strategy = p.sampling_strategy
-    if not (strategy in STRATEGIES or isinstance(strategy, float) and 0 < strategy <= 1):
-        raise InputError(f"resample.sampling_strategy: expected a ratio in (0, 1] or one of {list(STRATEGIES)}, "
-                         f"got {strategy!r}.")
-    if p.method == "none":
-        return None
-    mask = np.zeros(0, bool) if categorical_mask is None else np.asarray(categorical_mask, dtype=bool)
-    common = dict(sampling_strategy=strategy, random_state=seed)
-    if p.method == "random_over":
-        return GuardedSampler(RandomOverSampler(**common))
-    if mask.any() and mask.all():
-        return GuardedSampler(SMOTEN(k_neighbors=p.k_neighbors, **common), groups)
-    if mask.any():
-        # Column indices as a list: imblearn 0.14 compares categorical_features == "auto" (an array is ambiguous).
-        categorical = np.flatnonzero(mask).tolist()
-        return GuardedSampler(SMOTENC(categorical_features=categorical, k_neighbors=p.k_neighbors, **common), groups)
-    if p.method == "smotenc":
-        log.info("resample: no categorical columns, so smotenc runs as plain SMOTE")
-    return GuardedSampler(SMOTE(k_neighbors=p.k_neighbors, **common))
-
-
-class GuardedSampler(BaseEstimator):
-    """An imblearn over-sampler made safe for any training fold (a step of imblearn's Pipeline).
-
-    At fit time, on the rows it is given only: no-op when the minority already meets a float
-    sampling_strategy or y has one class; k_neighbors shrinks to (minority - 1) when the minority
-    is tiny, and a single minority row falls back to random over-sampling (both logged).
-    Fitted: `sampler_` (the inner sampler actually used, or None), `n_synthetic_`.
-    """
-
-    def __init__(self, sampler: Any, groups: list[list[int]] | None = None):
-        self.sampler = sampler
-        self.groups = groups
-
-    def fit(self, X: Any, y: Any, **params: Any) -> GuardedSampler:
-        self.fit_resample(X, y)
-        return self
-
-    def fit_resample(self, X: Any, y: Any, **params: Any) -> tuple[Any, Any]:
-        """Originals first (untouched, same order), then the synthetic rows; same types as X and y."""
-        values, target = np.asarray(X, dtype=np.float64), np.asarray(y)
-        self.sampler_ = self._effective_sampler(np.unique(target, return_counts=True)[1])
-        new_x, new_y = values[:0], target[:0]
-        if self.sampler_ is not None:
-            new_x, new_y = self._synthesise(values, target)
-        self.n_synthetic_ = len(new_y)
-        return _append(X, new_x), _append(y, new_y)
-
-    def _effective_sampler(self, counts: np.ndarray) -> Any:
-        strategy = self.sampler.sampling_strategy
-        if len(counts) < 2 or isinstance(strategy, float) and counts.min() >= strategy * counts.max():
-            log.info("resample: class counts %s already meet sampling_strategy=%s; no rows added",
-                     counts.tolist(), strategy)
-            return None
-        sampler, n_min = clone(self.sampler), int(counts.min())
-        k = getattr(sampler, "k_neighbors", None)
-        if isinstance(k, int) and n_min <= k:     # k-NN needs k + 1 minority rows (tiny CV folds)
-            if n_min < 2:
-                log.warning("resample: 1 minority row, cannot interpolate; random over-sampling instead")
-                return RandomOverSampler(sampling_strategy=strategy, random_state=sampler.random_state)
-            log.warning("resample: %d minority rows; k_neighbors reduced from %d to %d", n_min, k, n_min - 1)
-            sampler.set_params(k_neighbors=n_min - 1)
-        return sampler
-
-    def _synthesise(self, values: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        groups = self.groups if isinstance(self.sampler_, (SMOTENC, SMOTEN)) and self.groups else []
-        data, keep = _collapse(values, groups)
-        if groups and isinstance(self.sampler_, SMOTENC):
-            categorical = set(self.sampler_.categorical_features)
-            mask = [i in categorical for i in keep] + [True] * len(groups)
-            self.sampler_.set_params(categorical_features=np.flatnonzero(mask).tolist())
-        x_res, y_res = self.sampler_.fit_resample(data, target)
-        x_res, n = np.asarray(x_res, dtype=np.float64), len(data)
-        if not (np.array_equal(x_res[:n], data, equal_nan=True) and np.array_equal(y_res[:n], target)):
-            raise RuntimeError("imblearn did not return the original rows first; synthetic rows are not identifiable")
-        return _expand(x_res[n:], values.shape[1], keep, groups), y_res[n:]
-
-
-def _collapse(values: np.ndarray, groups: list[list[int]]) -> tuple[np.ndarray, list[int]]:
-    """Replace each one-hot group by one code column (len(group) = all zeros), so SMOTENC keeps groups valid."""
-    grouped = {i for g in groups for i in g}
-    keep = [i for i in range(values.shape[1]) if i not in grouped]
-    codes = [np.where(values[:, g].any(axis=1), values[:, g].argmax(axis=1), len(g)) for g in groups]
-    return np.column_stack([values[:, keep], *codes]) if groups else values, keep
-
-
-def _expand(data: np.ndarray, n_columns: int, keep: list[int], groups: list[list[int]]) -> np.ndarray:
-    if not groups:
-        return data
-    values = np.zeros((len(data), n_columns))
-    values[:, keep] = data[:, :len(keep)]
-    for j, group in enumerate(groups):
-        code = data[:, len(keep) + j].astype(int)
-        rows = code < len(group)
-        values[np.flatnonzero(rows), np.asarray(group)[code[rows]]] = 1.0
-    return values
-
-
-def _append(original: Any, new: np.ndarray) -> Any:
-    if isinstance(original, pd.DataFrame):
-        extra = pd.DataFrame(new, columns=original.columns)
-        return pd.concat([original, extra], ignore_index=True) if len(new) else original.reset_index(drop=True)
-    if isinstance(original, pd.Series):
-        extra = pd.Series(new, dtype=original.dtype, name=original.name)
-        return pd.concat([original, extra], ignore_index=True) if len(new) else original.reset_index(drop=True)
-    return np.concatenate([np.asarray(original), new.astype(np.asarray(original).dtype, copy=False)])
-
-
-def resample(X: pd.DataFrame, y: pd.Series, ids: pd.Series, p: ResampleParams,
-             categorical_mask: np.ndarray | None, seed: int,
-             groups: list[list[int]] | None = None) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
-    """(X_res, y_res, ids_res, is_synthetic): real rows first, exactly as given; then `synthetic-000001`, ..."""
-    return resample_with(make_sampler(p, categorical_mask, seed, groups), X, y, ids)
-
-
-def resample_with(sampler: GuardedSampler | None, X: pd.DataFrame, y: pd.Series,
-                  ids: pd.Series) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
-    """`resample` with a given sampler (None: data unchanged); the sampler's fitted state stays readable."""
-    if not len(X) == len(y) == len(ids):
-        raise InputError(f"resample: X, y and ids differ in length ({len(X)}, {len(y)}, {len(ids)}).")
-    x_res, y_res = sampler.fit_resample(X, y) if sampler is not None else (X, y)
-    x_res, y_res = x_res.reset_index(drop=True), y_res.reset_index(drop=True).astype(y.dtype)
-    new_ids = [f"{SYNTHETIC_PREFIX}{i:06d}" for i in range(1, len(x_res) - len(X) + 1)]
-    if clash := sorted(set(new_ids) & set(ids)):
-        raise InputError(f"resample: customer ids {clash[:5]} clash with the ids given to synthetic rows.")
-    ids_res = pd.concat([ids.reset_index(drop=True), pd.Series(new_ids, dtype=ids.dtype)], ignore_index=True)
-    return x_res, y_res, ids_res.rename(ids.name), pd.Series(np.arange(len(x_res)) >= len(X), name=SYNTHETIC)
-
-
-def run(train: pd.DataFrame, manifest: dict[str, Any], p: ResampleParams, seed: int,
-        where: str = "manifest") -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Resample a train feature table (customer_id, target, features): the table with is_synthetic, a report."""
-    features = [c for c in train.columns if c not in (ID, TARGET, SYNTHETIC)]
-    if bad := [c for c in features if not np.isfinite(train[c].to_numpy(np.float64)).all()]:
-        raise InputError(f"train features: column(s) {show_values(bad)} hold NaN or infinite values; "
-                         "SMOTE needs finite numbers.")
-    mask, groups = categorical_layout(manifest, features, where)
-    sampler = make_sampler(p, mask, seed, groups)
-    x, y, ids, synthetic = resample_with(sampler, train[features], train[TARGET], train[ID])
-    used = getattr(sampler, "sampler_", None)
-    report = {"method": NAMES.get(type(used), "none"), "requested_method": p.method,
-              "sampling_strategy": p.sampling_strategy, "k_neighbors": getattr(used, "k_neighbors", None),
-              "before": _counts(train[TARGET]), "after": _counts(y), "synthetic_rows": int(synthetic.sum())}
-    return pd.concat([ids.rename(ID), y.rename(TARGET), synthetic, x], axis=1), report
-
-
-def _counts(y: pd.Series) -> dict[str, int]:
-    return {str(k): int(v) for k, v in y.value_counts().sort_index().items()}
+PATHS = {"features": "data/features", "out": "data/resampled/train.parquet", "report": "reports/resample.json"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.resample", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    parser.add_argument("--features", type=Path, required=True, help="features dir with train.parquet, manifest.json")
-    parser.add_argument("--out", type=Path, required=True, help="resampled train table (.parquet)")
-    parser.add_argument("--report", type=Path, required=True, help="resample report (.json)")
+    for flag, default in PATHS.items():
+        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"(default: {default})")
     return parser.parse_args(argv)
 
 
@@ -214,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     if not manifest_path.is_file():
         raise InputError(f"{manifest_path}: feature manifest not found (run the features stage first).")
     train = read_table(args.features / "train.parquet", "train features", string_columns=(ID,))
-    table, report = run(train, read_json(manifest_path), params.resample, params.seed, str(manifest_path))
+    table, report = resample_train(train, read_json(manifest_path), params.resample, params.seed, str(manifest_path))
     write_parquet(table, args.out)
     write_json(report, args.report)
     log.info("resample: %s, %d -> %d train rows (%d synthetic), classes %s -> %s", report["method"], len(train),

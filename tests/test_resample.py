@@ -12,7 +12,9 @@ from imblearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
-from pipeline import resample as rs
+from pipeline import resample as resample_stage
+from pipeline.resampling import samplers as rs
+from pipeline.resampling.train_table import resample
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json, write_json, write_parquet
 from pipeline.core.params import ResampleParams
@@ -36,7 +38,7 @@ def data(n_major: int = 100, n_minor: int = 20, seed: int = 0) -> tuple[pd.DataF
 @pytest.mark.parametrize("method", ["smote", "smotenc", "random_over"])
 def test_real_rows_identical_and_synthetic_rows_appended(method):
     X, y, ids = data()
-    x_res, y_res, ids_res, synthetic = rs.resample(X, y, ids, ResampleParams(method=method), MASK, 7, GROUPS)
+    x_res, y_res, ids_res, synthetic = resample(X, y, ids, ResampleParams(method=method), MASK, 7, GROUPS)
     n = len(X)
     pd.testing.assert_frame_equal(x_res.iloc[:n], X)
     pd.testing.assert_series_equal(y_res.iloc[:n], y)
@@ -49,13 +51,13 @@ def test_real_rows_identical_and_synthetic_rows_appended(method):
 @pytest.mark.parametrize("strategy, minority", [(0.5, 50), ("auto", 100), (0.3, 30)])
 def test_counts_follow_sampling_strategy(strategy, minority):
     X, y, ids = data()
-    _, y_res, _, synthetic = rs.resample(X, y, ids, ResampleParams(sampling_strategy=strategy), MASK, 1)
+    _, y_res, _, synthetic = resample(X, y, ids, ResampleParams(sampling_strategy=strategy), MASK, 1)
     assert (y_res == 0).sum() == 100 and (y_res == 1).sum() == minority and synthetic.sum() == minority - 20
 
 
 def test_smotenc_keeps_categoricals_binary_and_groups_valid():
     X, y, ids = data()
-    x_res, *_ , synthetic = rs.resample(X, y, ids, ResampleParams(method="smote"), MASK, 3, GROUPS)
+    x_res, *_ , synthetic = resample(X, y, ids, ResampleParams(method="smote"), MASK, 3, GROUPS)
     new = x_res[synthetic.to_numpy()]
     assert set(np.unique(new[["flag", "plan=a", "plan=b", "plan=c"]])) <= {0.0, 1.0}
     assert (new[["plan=a", "plan=b", "plan=c"]].sum(axis=1) == 1).all()      # exactly one level per row
@@ -77,7 +79,7 @@ def test_make_sampler_picks_the_smote_variant():
 def test_k_neighbors_shrinks_on_tiny_minority(caplog):
     X, y, ids = data(n_major=30, n_minor=3)
     sampler = rs.make_sampler(ResampleParams(k_neighbors=5), MASK, 0, GROUPS)
-    with caplog.at_level(logging.WARNING, logger="pipeline.resample"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.resampling.samplers"):
         x_res, y_res = sampler.fit_resample(X, y)
     assert sampler.sampler_.k_neighbors == 2 and "k_neighbors reduced from 5 to 2" in caplog.text
     assert (y_res == 1).sum() == 15 and sampler.sampler.k_neighbors == 5    # params untouched
@@ -87,11 +89,11 @@ def test_k_neighbors_shrinks_on_tiny_minority(caplog):
 
 def test_none_and_already_balanced_return_data_unchanged():
     X, y, ids = data()
-    x_res, y_res, ids_res, synthetic = rs.resample(X, y, ids, ResampleParams(method="none"), MASK, 0)
+    x_res, y_res, ids_res, synthetic = resample(X, y, ids, ResampleParams(method="none"), MASK, 0)
     pd.testing.assert_frame_equal(x_res, X)
     pd.testing.assert_series_equal(ids_res, ids)
     assert not synthetic.any()
-    x_res, *_ = rs.resample(X, y, ids, ResampleParams(sampling_strategy=0.1), MASK, 0)
+    x_res, *_ = resample(X, y, ids, ResampleParams(sampling_strategy=0.1), MASK, 0)
     pd.testing.assert_frame_equal(x_res, X)
 
 
@@ -130,7 +132,7 @@ def test_stage_runs_without_any_test_file(tmp_path, capsys):
     out, report = tmp_path / "out" / "train_resampled.parquet", tmp_path / "reports" / "resample.json"
     args = ["--params", str(tmp_path / "params.yaml"), "--features", str(features), "--out", str(out),
             "--report", str(report)]
-    rs.main(args)
+    resample_stage.main(args)
     table = pd.read_parquet(out)
     assert list(table.columns[:3]) == ["customer_id", "target", "is_synthetic"] and len(table) == 150
     assert read_json(report) == {"method": "smotenc", "requested_method": "smote", "sampling_strategy": 0.5,
@@ -139,5 +141,5 @@ def test_stage_runs_without_any_test_file(tmp_path, capsys):
     assert sorted(p.name for p in features.iterdir()) == ["manifest.json", "train.parquet"]
     (features / "manifest.json").unlink()
     with pytest.raises(SystemExit) as exit_info:
-        rs.main(args)
+        resample_stage.main(args)
     assert exit_info.value.code == 2 and "manifest.json" in capsys.readouterr().err
