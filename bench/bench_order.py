@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pipeline.model_store import load_tuned, predict_proba
+from pipeline.models.store import load_tuned, predict_proba
 from pipeline.events.perturb import permute_times
 from pipeline.core.schema import ID, TARGET
 from pipeline.featurization.transform import load_transform

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from postgres_server import postgres_server  # noqa: E402
 from pipeline.models import FAMILIES  # noqa: E402
 from pipeline.models.space import load_space  # noqa: E402
-from pipeline.workers import WORKER, counted  # noqa: E402
+from pipeline.tuning.workers import WORKER, counted  # noqa: E402
 
 
 def draw_trials(n: int, seed: int = 0) -> list[dict]:

@@ -1,150 +1,36 @@
 """Evaluate stage: score every tuned family once on the TEST split; metrics, curve data, predictions.
 
 Reads data/features/{test.parquet, manifest.json, sequences_test.npz}, models/tuned/<family>/
-(info.json + model files, see model_store) and, for the oracle row only, <prepared>/truth.parquet
-(synthetic data; nothing else may read it). Writes reports/metrics.json, reports/plots/
-({roc,pr,calibration,gains}.csv, confusion.json) and reports/predictions.csv. Never writes to models/.
-
-`best` is the family with the best CROSS-VALIDATED train score, not the best test score: picking
-on test would make the winner's test numbers a selected, optimistic estimate. Chosen by CV (and
-with thresholds chosen by tune on out-of-fold train predictions), the test set stays what it
-should be, an untouched final check. The paired bootstrap then says whether that choice holds on test.
+(info.json + model files, see pipeline/models/store.py) and, for the oracle row only,
+<prepared>/truth.parquet (synthetic data; nothing else may read it). Writes reports/metrics.json,
+reports/plots/ ({roc,pr,calibration,gains}.csv, confusion.json, confusion.csv) and
+reports/predictions.csv. Never writes to models/. The best family is chosen by CV score, never by
+test score (pipeline/evaluation/leaderboard.py says why).
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from pipeline import metrics as M
-from pipeline import model_store
-from pipeline.core.errors import InputError, cli, setup_logging
-from pipeline.evaluate_plots import comparison, write_reports
+from pipeline.core.errors import cli, setup_logging
 from pipeline.core.params import add_params_arg, load_params
-from pipeline.core.schema import ID, TARGET, TRUE_PROBABILITY
-from pipeline.events.sequences import SequenceBatch
+from pipeline.evaluation.leaderboard import evaluate_models, read_truth
+from pipeline.evaluation.outputs import write_reports
 from pipeline.featurization.store import load_split   # the same loader (and row-order check) tune uses
+from pipeline.models.store import load_tuned
 
 log = logging.getLogger(__name__)
 
-HIGHER_IS_BETTER = {"roc_auc": True, "average_precision": True, "log_loss": False}
-INFO_KEYS = ("cv_score", "n_trials", "n_complete", "n_pruned", "n_failed", "fit_seconds", "best_trial")
-ORACLE_KEYS = ("roc_auc", "roc_auc_ci", "average_precision", "average_precision_ci", "log_loss", "brier")
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    metrics: dict[str, Any]           # -> reports/metrics.json (plain JSON, no NaN)
-    predictions: pd.DataFrame         # customer_id, target, one P(target=1) column per family
-    oracle: np.ndarray | None         # true probabilities of the test customers (synthetic data only)
-
-
-def rank_by_cv(infos: dict[str, dict[str, Any]]) -> tuple[list[str], str]:
-    """Tuned families best-first by CV score, and the shared CV metric (all must use the same one)."""
-    tuned = {f: i for f, i in infos.items() if "skipped" not in i}
-    if not tuned:
-        raise InputError(f"no tuned model to evaluate; skipped: {sorted(infos)}.")
-    used = {f: i.get("metric") for f, i in tuned.items()}
-    metric = next(iter(used.values()))
-    # CV scores of different metrics (or folds) cannot be ranked against each other.
-    if len(set(used.values())) != 1 or metric not in HIGHER_IS_BETTER:
-        raise InputError(f"tuned families must share one CV metric of {list(HIGHER_IS_BETTER)}; got {used}. "
-                         "Retune them together.")
-    scored = [f for f in tuned if _finite(tuned[f].get("cv_score")) is not None]
-    if not scored:
-        raise InputError("no tuned family has a finite cv_score; cannot pick the best model.")
-    sign = -1.0 if HIGHER_IS_BETTER[metric] else 1.0
-    order = sorted(scored, key=lambda f: (sign * float(tuned[f]["cv_score"]), model_store.family_position(f)))
-    return order + sorted(set(tuned) - set(scored), key=model_store.family_position), metric
-
-
-def score(test: pd.DataFrame, seq: SequenceBatch | None, info: dict[str, Any], model: Any) -> tuple[np.ndarray, float]:
-    """P(target=1) for every test row, and the seconds predict took."""
-    start = time.perf_counter()
-    p = model_store.predict_proba(info["family"], model, test, seq, info.get("static_columns", ()),
-                                  info.get("feature_columns"))
-    return p, time.perf_counter() - start
-
-
-def model_row(y: np.ndarray, p: np.ndarray, info: dict[str, Any], seconds: float, n_boot: int, seed: int) -> dict:
-    """One leaderboard row: test metrics at tune's threshold + the study's record from info.json."""
-    row = {k: v for k, v in M.evaluate(y, p, threshold=info.get("threshold"), n_boot=n_boot, seed=seed).items()
-           if k not in ("n", "positives")}
-    for key in INFO_KEYS:
-        value = info.get(key)
-        row[key] = _finite(value) if isinstance(value, float) else value
-    return {**row, "predict_seconds": seconds}
-
-
-def oracle_row(y: np.ndarray, truth: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
-    """What the true probabilities score: the ceiling any model can reach on these customers."""
-    out = M.evaluate(y, truth, threshold=M.DEFAULT_THRESHOLD, n_boot=n_boot, seed=seed)
-    return {k: out[k] for k in ORACLE_KEYS}
-
-
-def evaluate_models(test: pd.DataFrame, seq: SequenceBatch | None, infos: dict[str, dict[str, Any]],
-                    models: dict[str, Any], *, truth: pd.DataFrame | None = None, n_boot: int = 1000,
-                    seed: int = 0) -> Evaluation:
-    """Pure core: metrics for every model in `models` (infos may add skipped families)."""
-    y = test[TARGET].to_numpy().astype(int)
-    if len(np.unique(y)) != 2:
-        raise InputError(f"the test split has only class {np.unique(y).tolist()}; metrics need both classes.")
-    ranking, metric = rank_by_cv(infos)
-    if missing := [f for f in ranking if f not in models]:
-        raise InputError(f"no loaded model for tuned famil(ies) {missing}.")
-    predictions = test[[ID, TARGET]].reset_index(drop=True).copy()
-    rows = {}
-    for family in ranking:
-        p, seconds = score(test, seq, infos[family], models[family])
-        predictions[family] = p
-        rows[family] = model_row(y, p, infos[family], seconds, n_boot, seed)
-        log.info("evaluate: %s test ROC-AUC %s, AP %s (CV %s %s), predict %.2f s", family, _f(rows[family]["roc_auc"]),
-                 _f(rows[family]["average_precision"]), metric, _f(rows[family]["cv_score"]), seconds)
-    out = {"best": ranking[0], "metric": metric, "selected_by": "cv_score", "ranking": ranking, "models": rows,
-           "skipped": {f: i["skipped"] for f, i in infos.items() if "skipped" in i}}
-    oracle = None if truth is None else _truth_for(test, truth)
-    if oracle is not None:
-        out["oracle"] = oracle_row(y, oracle, n_boot, seed)
-    out["comparison"] = comparison(y, predictions, ranking, metric, n_boot, seed)
-    out.update(n_test=len(y), positives_test=int(y.sum()))
-    return Evaluation(out, predictions, oracle)
-
-
-def _finite(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and np.isfinite(x) else None
-
-
-def _f(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.4f}"
-
-
-def _truth_for(test: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
-    """true_probability of each test customer, in test row order (every one must be present)."""
-    joined = test[[ID]].astype(str).merge(truth[[ID, TRUE_PROBABILITY]].astype({ID: str}), on=ID, how="left")
-    if joined[TRUE_PROBABILITY].isna().any():
-        raise InputError(f"truth.parquet lacks {int(joined[TRUE_PROBABILITY].isna().sum())} test customers.")
-    return joined[TRUE_PROBABILITY].to_numpy(float)
-
-
-def read_truth(prepared: Path) -> pd.DataFrame | None:
-    """The simulator's true probabilities (synthetic data only): the oracle row reads them, nothing else."""
-    path = prepared / "truth.parquet"
-    return pd.read_parquet(path) if path.is_file() else None
+PATHS = {"features": "data/features", "models": "models/tuned", "prepared": "data/interim/prepared",
+         "metrics": "reports/metrics.json", "plots": "reports/plots", "predictions": "reports/predictions.csv"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    for flag, example in (("features", "data/features"), ("models", "models/tuned"),
-                          ("prepared", "data/interim/prepared"), ("metrics", "reports/metrics.json"),
-                          ("plots", "reports/plots"), ("predictions", "reports/predictions.csv")):
-        parser.add_argument(f"--{flag}", type=Path, required=True, help=f"e.g. {example}")
+    for flag, default in PATHS.items():
+        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"(default: {default})")
     return parser.parse_args(argv)
 
 
@@ -154,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     params = load_params(args.params)
     test, seq, _ = load_split(args.features, "test")
-    infos, models = model_store.load_tuned(args.models)
+    infos, models = load_tuned(args.models)
     result = evaluate_models(test, seq, infos, models, truth=read_truth(args.prepared),
                              n_boot=params.evaluate.n_boot, seed=params.seed)
     write_reports(result, args.metrics, args.plots, args.predictions)

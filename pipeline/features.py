@@ -18,8 +18,10 @@ from pipeline.core.errors import cli, setup_logging
 from pipeline.core.params import FeatureParams, add_params_arg, load_params
 from pipeline.core.persist import load_object
 from pipeline.featurization.builder import FeatureBuilder
-from pipeline.featurization.store import read_prepared_for_features, write_features
-from pipeline.featurization.transform import CustomerTransform, ModelInputs
+from pipeline.core.io import atomic_dir, write_json, write_parquet
+from pipeline.data.prepared import read_prepared_for_features
+from pipeline.events.sequences import save_sequences
+from pipeline.featurization.transform import CustomerTransform, ModelInputs, save_transform
 from pipeline.preprocessing.fences import load_fences
 from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
 from pipeline.preprocessing.interim import read_interim
@@ -38,6 +40,18 @@ def build(train: pd.DataFrame, raw_test: pd.DataFrame, events: pd.DataFrame | No
     transform = CustomerTransform(imputer, fences, mode, builder)
     train_inputs = ModelInputs(builder.matrix(train, events), builder.sequence_batch(train, events))
     return transform, train_inputs, transform.transform(raw_test, events)
+
+
+def write_features(out: Path, transform: CustomerTransform, train: ModelInputs, test: ModelInputs,
+                  transform_path: Path) -> None:
+    """data/features/ in one piece (pipeline/featurization/store.py reads it back), and the transform beside it."""
+    with atomic_dir(out) as tmp:
+        for split, inputs in (("train", train), ("test", test)):
+            write_parquet(inputs.matrix, tmp / f"{split}.parquet")
+            if inputs.sequences is not None:
+                save_sequences(inputs.sequences, tmp / f"sequences_{split}.npz")
+        write_json(transform.builder.manifest(), tmp / "manifest.json")
+        save_transform(transform, transform_path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

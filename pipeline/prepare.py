@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pipeline.core.errors import cli, setup_logging
 from pipeline.core.params import add_params_arg, load_params
-from pipeline.data.prepared import prepare, write_prepared
+from pipeline.data.preparation import prepare
+from pipeline.data.prepared import write_prepared
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ def render(inputs: ReportInputs) -> str:
     env = Environment(loader=PackageLoader("pipeline", "templates"), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     labels = D.family_labels(inputs.tune)
-    env.filters.update(filters(), label=lambda family: labels.get(family, D.label(family)))
+    env.filters.update(filters(), label=lambda family: labels.get(family, family))
     values = context(inputs)
     figures = values.pop("figures")
     return env.get_template(TEMPLATE).render(

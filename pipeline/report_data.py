@@ -13,13 +13,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline.eda_format import DASH, fmt_int, fmt_pct
+from pipeline.evaluation.definitions import LABELS as METRIC_LABELS
 
 log = logging.getLogger(__name__)
 
 ORACLE = "oracle"
-LABELS = {"logreg": "Logistic regression", "forest": "Random forest", "xgb": "XGBoost",
-          "lstm": "Sequence model", ORACLE: "Oracle (true probabilities)"}
-METRIC_LABELS = {"roc_auc": "ROC-AUC", "average_precision": "average precision", "log_loss": "log loss"}
+ORACLE_LABEL = "Oracle (true probabilities)"
 INTERVALS = ("roc_auc", "average_precision")   # metrics.json holds <name>_ci = [low, high]
 PLAIN = ("cv_score", "roc_auc", "average_precision", "log_loss", "brier", "threshold", "f1", "precision", "recall",
          "lift_top_decile", "capture_top_decile", "fit_seconds", "predict_seconds",
@@ -40,18 +39,11 @@ def fmt_fixed(value: Any, digits: int = 3, sign: bool = False) -> str:
     return f"{value:{'+' if sign else ''}.{digits}f}"
 
 
-def label(family: str) -> str:
-    return LABELS.get(family, family)
-
-
 def family_labels(tune: dict[str, Any] | None) -> dict[str, str]:
-    """Display names; the sequence family names its tuned cell, e.g. 'Sequence model (GRU)'."""
-    out = dict(LABELS)
-    for family, info in ((tune or {}).get("families") or {}).items():
-        cell = ((info or {}).get("params") or {}).get("cell")
-        if isinstance(cell, str) and family in LABELS:
-            out[family] = f"{LABELS[family]} ({cell.upper()})"
-    return out
+    """Display names as tune recorded them (e.g. 'Sequence model (GRU)'); a family without one shows its name."""
+    out = {family: str((info or {}).get("label") or family)
+           for family, info in ((tune or {}).get("families") or {}).items()}
+    return {**out, ORACLE: ORACLE_LABEL}
 
 
 def _row(family: str, values: dict[str, Any], rank: int | None, best: bool) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import make_customers
 from pipeline import predict
-from pipeline.app import ROOT_ENV, project_root
+from pipeline.webapp.data import ROOT_ENV, project_root
 from scoring_project import raw_test_rows, tiny_project
 
 APP = str(__import__("pipeline.app", fromlist=["x"]).__file__)

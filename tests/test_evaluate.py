@@ -8,9 +8,13 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from pipeline import evaluate, metrics, model_store
+from pipeline import evaluate
+from pipeline.evaluation import leaderboard
+from pipeline.evaluation import metrics
+from pipeline.models import store as model_store
 from pipeline.core.errors import InputError
 from pipeline.models import forest, logreg, xgb
+from pipeline.models.family import BuildContext
 
 N_TRAIN, N_BOOT, SEED = 500, 200, 7
 COLUMNS = [f"f{i}" for i in range(6)]
@@ -35,10 +39,10 @@ def fitted():
     frame.insert(1, "target", y.astype(np.int8))
     train, test = frame[:N_TRAIN], frame[N_TRAIN:].reset_index(drop=True)
     shuffled = np.random.default_rng(0).permutation(train["target"])
-    models = {"logreg": logreg.build({"C": 1.0}, 0).fit(train[COLUMNS], shuffled),
-              "forest": forest.build({"n_estimators": 10, "max_depth": 3}, 0).set_params(n_jobs=1)
+    models = {"logreg": logreg.build({"C": 1.0}, BuildContext(0)).fit(train[COLUMNS], shuffled),
+              "forest": forest.build({"n_estimators": 10, "max_depth": 3}, BuildContext(0)).set_params(n_jobs=1)
               .fit(train[COLUMNS], train["target"]),
-              "xgb": xgb.build({"n_estimators": 20, "max_depth": 3}, 0, early_stopping_rounds=None)
+              "xgb": xgb.build({"n_estimators": 20, "max_depth": 3, "scale_pos_weight": 1.0}, BuildContext(0), early_stopping_rounds=None)
               .set_params(n_jobs=1).fit(train[COLUMNS], train["target"])}
     return test, models
 
@@ -84,9 +88,9 @@ def done(tmp_path_factory, fitted):
 
 
 def test_one_log_line_per_family_and_a_summary(fitted, tmp_path, caplog):
-    caplog.set_level("INFO", logger="pipeline.evaluate")
+    caplog.set_level("INFO", logger="pipeline")
     run(make_layout(tmp_path, fitted))
-    lines = [r.getMessage() for r in caplog.records if r.name == "pipeline.evaluate"]
+    lines = [r.getMessage() for r in caplog.records if r.name in ("pipeline.evaluate", "pipeline.evaluation.leaderboard")]
     assert sum(line.startswith(tuple(f"evaluate: {f} test" for f in CV)) for line in lines) == 3
     assert any("3 models on 300 test customers" in line and "best by CV roc_auc: logreg; logreg is" in line
                for line in lines)
@@ -185,13 +189,13 @@ def test_errors(fitted):
     test, models = fitted
     infos = {f: info(f) for f in models}
     with pytest.raises(InputError, match="share one CV metric"):
-        evaluate.evaluate_models(test, None, {**infos, "xgb": {**infos["xgb"], "metric": "log_loss"}}, models)
+        leaderboard.evaluate_models(test, None, {**infos, "xgb": {**infos["xgb"], "metric": "log_loss"}}, models)
     with pytest.raises(InputError, match="no tuned model"):
-        evaluate.evaluate_models(test, None, {"lstm": {"family": "lstm", "skipped": "x"}}, {})
+        leaderboard.evaluate_models(test, None, {"lstm": {"family": "lstm", "skipped": "x"}}, {})
     with pytest.raises(InputError, match="only class"):
-        evaluate.evaluate_models(test[test["target"] == 0], None, infos, models)
+        leaderboard.evaluate_models(test[test["target"] == 0], None, infos, models)
     with pytest.raises(InputError, match="lacks"):   # the saved model's columns are not in the matrix
-        evaluate.evaluate_models(test.drop(columns="f3"), None, infos, models)
+        leaderboard.evaluate_models(test.drop(columns="f3"), None, infos, models)
 
 
 
@@ -208,7 +212,7 @@ def test_cli_without_tuned_models_exits_2(fitted, tmp_path, capsys):
 def test_log_loss_selection_prefers_the_lower_cv_score(fitted):
     test, models = fitted
     infos = {f: {**info(f), "metric": "log_loss"} for f in models}   # lower is better: xgb (0.80) wins
-    result = evaluate.evaluate_models(test, None, infos, models, n_boot=50)
+    result = leaderboard.evaluate_models(test, None, infos, models, n_boot=50)
     assert result.metrics["best"] == "xgb" and result.metrics["comparison"]["runner_up"] == "forest"
     assert "oracle" not in result.metrics and result.oracle is None
 

@@ -17,7 +17,8 @@ from sklearn.linear_model import LogisticRegression
 from xgboost import XGBClassifier
 
 from conftest import hand_event_log, run_stages, stage_args
-from pipeline import explain, explain_tabular
+from pipeline import explain
+from pipeline.explanation import tabular as explain_tabular
 from pipeline.events.perturb import drop_event_type, event_types, permute_times
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from pipeline import metrics
+from pipeline.evaluation import metrics
 
 
 def noisy_scores(n: int, seed: int = 0, rate: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +135,7 @@ def test_bad_input_is_a_clear_value_error(y, p, match):
 
 
 def test_cost_threshold_moves_down_when_misses_cost_more():
-    from pipeline.metrics import choose_threshold
+    from pipeline.evaluation.metrics import choose_threshold
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 2000)
     p = np.clip(0.3 * y + rng.normal(0.35, 0.2, 2000), 0, 1)

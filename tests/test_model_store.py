@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from pipeline import model_store
+from pipeline.models import store as model_store
 from pipeline.core.errors import InputError
 from pipeline.models import forest, logreg, xgb
+from pipeline.models.family import BuildContext
 from pipeline.events.sequences import SequenceBatch
 
 N_TRAIN = 200
@@ -27,12 +28,12 @@ def tabular(family, data):
     frame, y = data
     X = frame.drop(columns="customer_id")[:N_TRAIN]
     if family == "logreg":
-        model = logreg.build({"C": 1.0}, seed=0)
+        model = logreg.build({"C": 1.0}, BuildContext(seed=0))
     elif family == "forest":
-        model = forest.build({"n_estimators": 10, "max_depth": 4}, seed=0).set_params(n_jobs=1)
+        model = forest.build({"n_estimators": 10, "max_depth": 4}, BuildContext(seed=0)).set_params(n_jobs=1)
     else:
-        model = xgb.build({"n_estimators": 20, "max_depth": 3}, seed=0, early_stopping_rounds=None)
-        model.set_params(n_jobs=1)
+        model = xgb.build({"n_estimators": 20, "max_depth": 3}, BuildContext(seed=0), early_stopping_rounds=None)
+        model.set_params(n_jobs=1, scale_pos_weight=1.0)
     return model.fit(X, y[:N_TRAIN])
 
 
@@ -79,7 +80,7 @@ def test_save_replaces_the_directory_whole(data, tmp_path):
     model_store.save_skipped("forest", target, "no time left")
     assert json.loads((target / "info.json").read_text()) == {"family": "forest", "skipped": "no time left"}
     model_store.save_model("forest", tabular("forest", data), target, info={"family": "forest"})
-    assert sorted(p.name for p in target.iterdir()) == ["info.json", "model.joblib"]
+    assert sorted(p.name for p in target.iterdir()) == ["info.json", "model.skops"]
     assert [p.name for p in tmp_path.iterdir()] == ["forest"]   # no temp or .old directories left behind
 
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import model_store, predict
-from pipeline.contributions import contributions
-from pipeline.scoring import Scorer
+from pipeline import predict
+from pipeline.models import store as model_store
+from pipeline.explanation.contributions import contributions
+from pipeline.serving.scorer import Scorer
 from scoring_project import raw_test_rows, tiny_project
 
 FAMILIES = ("logreg", "forest", "xgb", "lstm")

@@ -15,7 +15,7 @@ from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import load_params
 from pipeline.data.contract import validate_tables
-from pipeline.data.prepared import prepare as run
+from pipeline.data.preparation import prepare as run
 from pipeline.data.prepared import write_prepared
 from pipeline.prepare import main
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY

@@ -4,7 +4,7 @@ import time
 
 import optuna
 
-from pipeline.progress import Progress
+from pipeline.tuning.progress import Progress
 
 
 def study_with(values):

@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import evaluate, evaluate_plots, report, report_data
-from pipeline import metrics as M
+from pipeline import report, report_data
+from pipeline.evaluation import comparison as evaluate_comparison
+from pipeline.evaluation import leaderboard
+from pipeline.evaluation import outputs as evaluate_plots
+from pipeline.evaluation import metrics as M
 from pipeline.report_figures import curve_figures
 
 N, N_BOOT, SEED = 600, 100, 3
@@ -39,8 +42,8 @@ def make_reports(root, families=FAMILIES, skipped=None):
     predictions = pd.DataFrame(probas)
     metrics = {"best": ranking[0], "metric": "roc_auc", "selected_by": "cv_score", "ranking": ranking,
                "models": models, "skipped": skipped or {},
-               "oracle": evaluate.oracle_row(y, oracle, N_BOOT, SEED),
-               "comparison": evaluate_plots.comparison(y, predictions, ranking, "roc_auc", N_BOOT, SEED),
+               "oracle": leaderboard.oracle_row(y, oracle, N_BOOT, SEED),
+               "comparison": evaluate_comparison.comparison(y, predictions, ranking, "roc_auc", N_BOOT, SEED),
                "n_test": N, "positives_test": int(y.sum())}
     reports = root / "reports"
     (reports / "plots").mkdir(parents=True)

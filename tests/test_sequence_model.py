@@ -12,7 +12,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 import pipeline.models.sequence.runtime as runtime
 from pipeline.events.sequences import SequenceBatch, last_events
-from pipeline.models.sequence import build, search_space
+from pipeline.models.family import BuildContext
+from pipeline.models.sequence import FAMILY
 from pipeline.models.sequence.classifier import SequenceClassifier
 
 A, B = 2, 3                      # the two event types whose ORDER decides the label
@@ -213,7 +214,7 @@ def test_search_space_comes_from_the_config_only_and_build_seeds():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     space = {"cell": {"choices": ["gru"]}, "hidden_size": {"low": 8, "high": 12}}
     for _ in range(5):
-        params = search_space(study.ask(), space)
+        params = FAMILY.suggest(study.ask(), space)
         assert params == {"cell": "gru", "hidden_size": params["hidden_size"]} and 8 <= params["hidden_size"] <= 12
-    model = build(params, seed=3)
-    assert model.random_state == 3 and model.cell == "gru"
+    model = FAMILY.build(params, BuildContext(seed=3, max_epochs=7))
+    assert model.random_state == 3 and model.cell == "gru" and model.max_epochs == 7

@@ -12,10 +12,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from pipeline.core.errors import InputError
-from pipeline.models import forest, logreg, space, xgb
+from pipeline.models import boosting, forest, logreg, space, xgb
+from pipeline.models.family import BuildContext, FitData, FitHooks
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-FAMILIES = {"logreg": logreg, "forest": forest, "xgb": xgb}
+FAMILIES = {"logreg": logreg.FAMILY, "forest": forest.FAMILY, "xgb": xgb.FAMILY}
 GOOD = {  # sensible fixed parameters, for the "it actually learns" checks
     "logreg": {"penalty": "l2", "C": 1.0, "class_weight": None},
     "forest": {"n_estimators": 100, "max_depth": 8, "min_samples_leaf": 2, "max_features": "sqrt",
@@ -41,23 +42,24 @@ def one_thread(model):
 
 
 def fit_proba(family: str, params: dict, data, seed: int = 0) -> np.ndarray:
+    """Build, fit and predict through the family's declared traits, as tuning does."""
     X, y, X_test, _ = data
-    if family != "xgb":
-        return FAMILIES[family].build(params, seed).fit(X, y).predict_proba(X_test)[:, 1]
-    X_fit, X_es, y_fit, y_es = xgb.holdout_split(X, y, seed)
-    model = one_thread(xgb.build(params, seed, pos_ratio=xgb.pos_ratio(y_fit)))
-    return xgb.fit_with_pruning(model, X_fit, y_fit, X_es, y_es)[0].predict_proba(X_test)[:, 1]
+    fam = FAMILIES[family]
+    model = fam.build(params, BuildContext(seed=seed))
+    if family == "xgb":
+        one_thread(model)
+    return fam.predict(fam.fit(model, FitData(X, y, None, seed), FitHooks()), X_test)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shipped_space_drives_a_real_study(family, data):
     """Two TPE trials from configs/<family>.yaml: build accepts the params, fit gives probabilities."""
-    module = FAMILIES[family]
-    spec = space.load_space(family, CONFIGS, allowed=module.PARAMS)
+    fam = FAMILIES[family]
+    spec = space.load_space(family, CONFIGS, allowed=fam.params)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     for _ in range(2):
         trial = study.ask()
-        params = module.search_space(trial, spec)
+        params = fam.suggest(trial, spec)
         proba = fit_proba(family, params, data)
         assert proba.shape == (200,) and np.all((proba >= 0) & (proba <= 1))
         study.tell(trial, roc_auc_score(data[3], proba))
@@ -75,7 +77,7 @@ def test_learns_and_is_deterministic(family, data):
 
 def test_forest_threaded_prediction_equals_serial_bit_for_bit(data):
     X, y, X_test, _ = data
-    model = forest.build(GOOD["forest"], seed=0).fit(X, y)
+    model = forest.build(GOOD["forest"], BuildContext(seed=0)).fit(X, y)
     big = pd.concat([X_test] * 25, ignore_index=True)          # 5000 rows: predicted in row chunks
     threaded = model.predict_proba(big)
     serial = clone(model).set_params(n_jobs=1).fit(X, y).predict_proba(big)
@@ -87,25 +89,27 @@ def test_forest_threaded_prediction_equals_serial_bit_for_bit(data):
 def test_logreg_penalties_map_to_l1_ratio(penalty, l1_ratio, data):
     spec = space.load_space("logreg", CONFIGS)
     trial = optuna.trial.FixedTrial({"penalty": penalty, "C": 0.05, "l1_ratio": 0.3, "class_weight": "balanced"})
-    params = logreg.search_space(trial, spec)
+    params = logreg.FAMILY.suggest(trial, spec)
     assert ("l1_ratio" in params) == (penalty == "elasticnet")   # conditional parameter
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = logreg.build(params, seed=0).fit(data[0], data[1])
+        model = logreg.build(params, BuildContext(seed=0)).fit(data[0], data[1])
     assert model.l1_ratio == l1_ratio and model.solver == ("lbfgs" if penalty == "l2" else "saga")
     assert roc_auc_score(data[3], model.predict_proba(data[2])[:, 1]) > 0.8
     if penalty == "l1":
         assert (model.coef_ == 0).any()   # l1 really selects at this C
 
 
-def test_xgb_early_stops_without_a_trial(data):
+def test_xgb_early_stops_on_rows_carved_from_training(data):
     X, y, _, _ = data
-    X_fit, X_es, y_fit, y_es = xgb.holdout_split(X, y, seed=0)
+    X_fit, y_fit, X_es, y_es = boosting.carve_and_resample(X, y, None, seed=0)
     assert len(set(X_fit.index) & set(X_es.index)) == 0 and abs(y_es.mean() - y.mean()) < 0.02
     params = {**GOOD["xgb"], "learning_rate": 0.3}
-    model, best = xgb.fit_with_pruning(one_thread(xgb.build(params, 0)), X_fit, y_fit, X_es, y_es)
-    assert best < xgb.N_ESTIMATORS_MAX - 1 and model.get_params()["callbacks"] is None
-    refit = one_thread(xgb.build({**params, "n_estimators": best + 1}, 0, early_stopping_rounds=None)).fit(X_fit, y_fit)
+    model = xgb.fit(one_thread(xgb.build(params, BuildContext(seed=0))), FitData(X, y, None, 0), FitHooks())
+    best = model.best_iteration
+    assert best < boosting.N_ESTIMATORS_MAX - 1 and model.get_params()["callbacks"] is None
+    refit = one_thread(xgb.build({**params, "n_estimators": best + 1}, BuildContext(seed=0), early_stopping_rounds=None))
+    refit.set_params(scale_pos_weight=1.0).fit(X_fit, y_fit)
     assert refit.get_booster().num_boosted_rounds() == best + 1
 
 
@@ -116,30 +120,33 @@ class AlwaysPrune(optuna.pruners.BasePruner):
 
 def test_xgb_pruning_callback_reports_and_prunes(data):
     X, y, _, _ = data
-    X_fit, X_es, y_fit, y_es = xgb.holdout_split(X, y, seed=0)
     study = optuna.create_study(direction="maximize", pruner=AlwaysPrune())
     trial = study.ask()
-    model = one_thread(xgb.build(GOOD["xgb"], 0))
-    with pytest.raises(optuna.TrialPruned):
-        xgb.fit_with_pruning(model, X_fit, y_fit, X_es, y_es, trial=trial, report_every=5, step_offset=3000)
+    model = one_thread(xgb.build(GOOD["xgb"], BuildContext(seed=0)))
+    with pytest.raises(optuna.TrialPruned, match="boosting round 5"):
+        xgb.fit(model, FitData(X, y, None, 0), FitHooks(trial=trial, step_offset=3000), report_every=5)
     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     assert study.trials[0].intermediate_values.keys() == {3004}   # first report at round 5, offset by fold
     assert model.get_params()["callbacks"] is None                # the trial is not kept in the model
 
 
-def test_xgb_scale_pos_weight_choices():
-    assert xgb.build({"scale_pos_weight": "balanced"}, 0, pos_ratio=4.0).get_params()["scale_pos_weight"] == 4.0
-    assert xgb.build({"scale_pos_weight": "sqrt"}, 0, pos_ratio=4.0).get_params()["scale_pos_weight"] == 2.0
-    assert xgb.pos_ratio([0, 0, 0, 1]) == 3.0
+def test_xgb_scale_pos_weight_is_resolved_on_the_rows_it_is_fitted_on(data):
+    X, y, _, _ = data   # 20 % positives: n_neg / n_pos is about 4
+    ratio = boosting.pos_ratio(boosting.holdout_split(X, y, 0)[2])
+    for choice, expected in (("balanced", ratio), ("sqrt", ratio ** 0.5), (1, 1.0)):
+        model = one_thread(xgb.build({**GOOD["xgb"], "n_estimators": 5, "scale_pos_weight": choice}, BuildContext(0)))
+        fitted = xgb.fit(model, FitData(X, y, None, 0), FitHooks())
+        assert fitted.get_params()["scale_pos_weight"] == pytest.approx(expected)
+    assert boosting.pos_ratio([0, 0, 0, 1]) == 3.0
     with pytest.raises(ValueError, match="pos_ratio"):
-        xgb.build({"scale_pos_weight": "balanced"}, 0)
-    assert xgb.build({}, 0, device="cuda").get_params()["device"] == "cuda"
+        boosting.resolve_pos_weight("balanced", None)
+    assert xgb.build({}, BuildContext(seed=0, device="cuda")).get_params()["device"] == "cuda"
 
 
 def test_build_rejects_unknown_parameters():
-    for module in FAMILIES.values():
+    for fam in FAMILIES.values():
         with pytest.raises(ValueError, match="unknown parameter"):
-            module.build({"max_dept": 3}, 0)
+            fam.build({"max_dept": 3}, BuildContext(seed=0))
 
 
 def test_suggest_types_follow_the_bounds():
@@ -174,4 +181,4 @@ def test_space_file_level_errors(tmp_path):
         space.load_space("bad", tmp_path)
     (tmp_path / "xgb.yaml").write_text("max_dept: {low: 2, high: 8}\n")
     with pytest.raises(InputError, match=r"xgb.yaml: unknown parameter\(s\) \['max_dept'\]"):
-        space.load_space("xgb", tmp_path, allowed=xgb.PARAMS)
+        space.load_space("xgb", tmp_path, allowed=xgb.FAMILY.params)

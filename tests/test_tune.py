@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from conftest import run_stages
-from pipeline import cv, tune
-from pipeline.train_data import load_train
+from pipeline import tune
+from pipeline.tuning import cv
+from pipeline.tuning.train_data import load_train
 
 FAST = ["--trials", "2", "--folds", "3", "--no-resume"]
 
@@ -208,7 +209,7 @@ def test_timeout_is_a_hard_budget_that_still_leaves_fitted_models(features):
 def test_a_family_with_no_finished_trial_in_the_budget_is_skipped_with_its_reason(features, monkeypatch):
     """On a busy machine the sequence model may finish no trial in its share of --timeout: the run keeps
     the other families and records why; with no budget the same study is an error, not a silent skip."""
-    from pipeline import objective
+    from pipeline.tuning import objective
 
     real_call = objective.Objective.__call__
 

@@ -16,11 +16,11 @@ import pytest
 import yaml
 
 from conftest import REPO, run_stages
-from pipeline import storage as stores
+from pipeline.tuning import storage as stores
 from pipeline import tune
 from pipeline.core.errors import InputError, StageError
-from pipeline.objective import BUILD_PARAMS
-from pipeline.workers import RETRY_HISTORY, WORKER, counted, tally
+from pipeline.tuning.objective import BUILD_PARAMS
+from pipeline.tuning.workers import RETRY_HISTORY, WORKER, counted, tally
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 

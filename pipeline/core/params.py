@@ -107,7 +107,7 @@ class ResampleParams:
 class TuneParams:
     trials: int = 50                      # per family, study-wide (all workers together)
     timeout: float | None = None          # hard wall-clock budget in seconds for all families, final fits included
-    models: list[str] = field(default_factory=lambda: ["logreg", "forest", "xgb", "lstm"])
+    models: list[str] | None = None       # families to tune; None: every registered family (pipeline/models/registry.py)
     metric: str = "roc_auc"               # roc_auc | average_precision | log_loss
     folds: int = 5                        # stratified K-fold on train, same folds for every family
     storage: str | None = None            # Optuna RDB URL ($OPTUNA_STORAGE wins over it); default sqlite optuna/studies.db

@@ -3,12 +3,14 @@
 `save_object` writes the skops archive deterministically, so the same fitted object gives the same
 bytes on every run and machine (DVC hashes it): skops names its entries and back-references after
 Python object ids and stamps the zip entries with the current time; both are renumbered and fixed
-here. `load_object` refuses a file holding any type outside the caller's explicit trust list.
+here. `load_object` refuses a file holding any type outside the caller's explicit trust list: each
+saved object declares its list (scikit-learn classes included) next to the code that fits it.
 """
 from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Collection
 from pathlib import Path
@@ -20,18 +22,38 @@ from pipeline.core.io import FIXED_TIME, atomic_path
 SCHEMA = "schema.json"
 
 
+def skops_io() -> Any:
+    """skops.io, imported without its start-up scan of every scikit-learn module.
+
+    On import skops lists every scikit-learn estimator as trusted by default, walking all of
+    scikit-learn's packages (sklearn.utils.all_estimators); that imports torch through scikit-learn's
+    array-API shims and cost 4-5 s per process on a 2-core machine, in every stage that saves or loads
+    a fitted object. The loads here name every type they trust explicitly, so the default list is not
+    needed: the scan is skipped (nothing else changes) and the trusted sets stay small.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils
+
+    scan = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    try:
+        import skops.io
+    finally:
+        sklearn.utils.all_estimators = scan
+    return skops.io
+
+
 def save_object(obj: Any, path: str | Path) -> None:
     """skops.io.dump, made byte-reproducible, written atomically."""
-    import skops.io as sio   # lazy: only stages that save or load fitted objects pay for it
-
+    sio = skops_io()
     with atomic_path(path) as tmp:
         tmp.write_bytes(_canonical(sio.dumps(obj)))
 
 
 def load_object(path: str | Path, trusted: Collection[str], what: str) -> Any:
-    """The object in `path`; every type skops does not trust by itself must be in `trusted`."""
-    import skops.io as sio
-
+    """The object in `path`; every type outside skops' own short list must be in `trusted`."""
+    sio = skops_io()
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: {what} not found; run the pipeline first (dvc repro).")
@@ -43,6 +65,11 @@ def load_object(path: str | Path, trusted: Collection[str], what: str) -> Any:
         raise InputError(f"{path}: {what} holds types outside the trusted list, refusing to load it: "
                          f"{unexpected[:5]}; rebuild it with this version of the pipeline (dvc repro).")
     return sio.load(path, trusted=untrusted)
+
+
+def qualified_names(*objects: Any) -> tuple[str, ...]:
+    """The names skops gives these classes and functions (module + name), for trust lists."""
+    return tuple(f"{o.__module__}.{o.__qualname__}" for o in objects)
 
 
 def _canonical(data: bytes) -> bytes:

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from pipeline.core.errors import InputError
 from pipeline.core.params import FeatureParams
+from pipeline.core.persist import qualified_names
 from pipeline.core.schema import RESERVED
 
 log = logging.getLogger(__name__)
@@ -196,3 +197,8 @@ def _entry(name: str, kind: str, inputs: list[str], transform: str, group: str |
            level: str | None = None) -> dict[str, Any]:
     return {"name": name, "kind": kind, "inputs": inputs, "group": group, "level": level,
             "transform": transform or "identity"}
+
+
+# Every type a saved StaticFeatures may hold (part of the transform's trust list).
+TRUSTED_TYPES = qualified_names(StaticFeatures, Pipeline, ColumnTransformer, FunctionTransformer, OneHotEncoder,
+                                StandardScaler, _derive, _log1p_where)

@@ -1,9 +1,9 @@
-"""The features stage's folder (data/features/): written in one piece, read back by tune, evaluate and explain.
+"""The features stage's folder (data/features/), read back by tune, evaluate and explain (the stage writes it).
 
   train.parquet, test.parquet       customer_id, target, feature columns in manifest order
   sequences_{train,test}.npz        with an event log: the SequenceBatch of each split, same row order
   manifest.json                     pipeline/featurization/manifest.py
-The fitted transform is saved beside it (models/transform.skops) in the same write.
+The fitted transform is saved beside it (models/transform.skops) in the same write (pipeline/features.py).
 """
 from __future__ import annotations
 
@@ -14,29 +14,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import atomic_dir, read_json, read_table, write_json, write_parquet
+from pipeline.core.io import read_json
 from pipeline.core.schema import ID
-from pipeline.events.sequences import SequenceBatch, load_sequences, save_sequences
-from pipeline.featurization.transform import CustomerTransform, ModelInputs, save_transform
-
-
-def read_prepared_for_features(prepared: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
-    """The raw (validated) test split, the kept events (or None) and meta.json."""
-    meta = read_json(prepared / "meta.json")
-    test = read_table(prepared / "test.parquet", "prepared test", (ID,))
-    events = read_table(prepared / "events.parquet", "prepared events", (ID,)) if meta["has_events"] else None
-    return test, events, meta
-
-
-def write_features(out: Path, transform: CustomerTransform, train: ModelInputs, test: ModelInputs,
-                  transform_path: Path) -> None:
-    with atomic_dir(out) as tmp:
-        for split, inputs in (("train", train), ("test", test)):
-            write_parquet(inputs.matrix, tmp / f"{split}.parquet")
-            if inputs.sequences is not None:
-                save_sequences(inputs.sequences, tmp / f"sequences_{split}.npz")
-        write_json(transform.builder.manifest(), tmp / "manifest.json")
-        save_transform(transform, transform_path)
+from pipeline.events.sequences import SequenceBatch, load_sequences
 
 
 def load_split(features_dir: str | Path, split: str) -> tuple[pd.DataFrame, SequenceBatch | None, dict[str, Any]]:

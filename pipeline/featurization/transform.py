@@ -18,11 +18,10 @@ from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
 from pipeline.featurization import static as static_features
 from pipeline.featurization.builder import FeatureBuilder
-from pipeline.featurization.static import StaticFeatures
 from pipeline.preprocessing.fences import IQRBounds, apply_fences
 from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
 from pipeline.preprocessing.imputation import apply_imputer
-from pipeline.core.persist import load_object, save_object
+from pipeline.core.persist import load_object, qualified_names, save_object
 from pipeline.events.sequences import SequenceBatch
 
 
@@ -45,14 +44,9 @@ class CustomerTransform:
         return ModelInputs(self.builder.matrix(clipped, events), self.builder.sequence_batch(clipped, events))
 
 
-def _qualified(*objects: Any) -> tuple[str, ...]:
-    return tuple(f"{o.__module__}.{o.__qualname__}" for o in objects)
-
-
-# Everything a saved transform may hold beyond what skops trusts itself (pipeline.core.persist).
-TRUSTED_TYPES = (*IMPUTER_TYPES, *_qualified(CustomerTransform, FeatureBuilder, IQRBounds, StaticFeatures,
-                                             static_features._derive, static_features._log1p_where,
-                                             EventAggregator, SequenceEncoder))
+# Every type a saved transform may hold (pipeline.core.persist loads nothing else).
+TRUSTED_TYPES = (*IMPUTER_TYPES, *static_features.TRUSTED_TYPES,
+                 *qualified_names(CustomerTransform, FeatureBuilder, IQRBounds, EventAggregator, SequenceEncoder))
 
 
 def save_transform(transform: CustomerTransform, path: str | Path) -> None:

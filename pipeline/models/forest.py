@@ -2,20 +2,20 @@
 from __future__ import annotations
 
 import copy
-import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
+import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.ensemble import RandomForestClassifier
 
-from pipeline.models.space import suggest
-
-log = logging.getLogger(__name__)
+from pipeline.core.persist import load_object, qualified_names, save_object
+from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params, fit_with_sampler
 
 PARAMS = ("n_estimators", "max_depth", "min_samples_leaf", "max_features", "class_weight")
 MIN_CHUNK_ROWS = 2000   # below this, splitting rows over threads costs more than it saves
+MODEL_FILE = "model.skops"
 
 
 class DeterministicRandomForest(RandomForestClassifier):
@@ -42,13 +42,59 @@ class DeterministicRandomForest(RandomForestClassifier):
         return np.vstack(parts)
 
 
-def search_space(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Draw one parameter set; the forest has no conditional parameters."""
-    return suggest(trial, space)
+TRUSTED_TYPES = (*qualified_names(DeterministicRandomForest), "sklearn.tree._classes.DecisionTreeClassifier",
+                 "sklearn.tree._tree.Tree")
 
 
-def build(params: dict[str, Any], seed: int, device: str = "cpu") -> DeterministicRandomForest:
-    """An unfitted forest; `device` is accepted for a uniform interface and ignored (CPU only)."""
-    if unknown := sorted(set(params) - set(PARAMS)):
-        raise ValueError(f"forest got unknown parameter(s) {unknown}; expected a subset of {list(PARAMS)}.")
-    return DeterministicRandomForest(**params, random_state=seed, n_jobs=-1)
+def build(params: dict[str, Any], ctx: BuildContext) -> DeterministicRandomForest:
+    """An unfitted forest on every core; the device is irrelevant (CPU only)."""
+    check_params("forest", params, PARAMS)
+    return DeterministicRandomForest(**params, random_state=ctx.seed, n_jobs=-1)
+
+
+def fit(model: Any, data: FitData, hooks: FitHooks) -> Any:
+    """Resample the training rows (SMOTE inside the fold, leakage rule 3), then fit; no learning curve."""
+    return fit_with_sampler(model, data)
+
+
+def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+
+
+def save(model: Any, directory: Path) -> None:
+    save_object(model, directory / MODEL_FILE)
+
+
+def load(directory: Path, device: str) -> Any:
+    return load_object(directory / MODEL_FILE, TRUSTED_TYPES, "forest model")
+
+
+def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Saabas decision-path contributions, in probability space: along each tree's path every split adds
+    (child value - parent value) to its feature; averaged over trees, bias + contributions = P(class 1)."""
+    import scipy.sparse as sp
+
+    X32 = X.to_numpy(np.float64).astype(np.float32)   # sklearn trees split on float32 values
+    total = np.zeros(X.shape, dtype=np.float64)
+    bias = 0.0
+    for tree in model.estimators_:
+        t = tree.tree_
+        value = t.value[:, 0, :] / t.value[:, 0, :].sum(axis=1, keepdims=True)
+        p1 = value[:, 1]
+        parent = np.full(t.node_count, -1)
+        for side in (t.children_left, t.children_right):
+            inner = side >= 0
+            parent[side[inner]] = np.flatnonzero(inner)
+        child = np.flatnonzero(parent >= 0)
+        # node-by-feature matrix: entering `child` adds p1[child] - p1[parent] to the parent's split feature
+        step = sp.csr_matrix((p1[child] - p1[parent[child]], (child, t.feature[parent[child]])),
+                             shape=(t.node_count, X.shape[1]))
+        total += (tree.decision_path(X32) @ step).toarray()
+        bias += p1[0]
+    n = len(model.estimators_)
+    return total / n, np.full(len(X), bias / n)
+
+
+FAMILY = Family(name="forest", label="Random forest", inputs="tabular", params=PARAMS, build=build, fit=fit,
+                predict=predict, save=save, load=load, explain="permutation", contributions=contributions,
+                contribution_units="probability")

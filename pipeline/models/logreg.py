@@ -2,7 +2,7 @@
 
 `build` returns the plain classifier, no scaler: the features stage already one-hot encodes and
 standardises (fitted on train only), and a second scaler would only hide a broken features stage.
-The saga solver is used because it is the one solver that fits all three penalties.
+lbfgs fits the pure l2 penalty; saga is the one solver that fits all three.
 
 scikit-learn >= 1.8 deprecates `penalty` (removed in 1.10): the penalty is expressed through
 `l1_ratio` alone (0 = l2, 1 = l1, in between = elasticnet). We still tune a readable `penalty`
@@ -10,15 +10,15 @@ choice and translate it here, so `build` never passes the deprecated argument.
 """
 from __future__ import annotations
 
-import logging
+from pathlib import Path
 from typing import Any
 
-import optuna
-from sklearn.linear_model import LogisticRegression
+import numpy as np
+import pandas as pd
 
+from pipeline.core.persist import load_object, save_object
+from pipeline.models.family import BuildContext, Family, FitData, FitHooks, Space, check_params, fit_with_sampler
 from pipeline.models.space import suggest, suggest_param
-
-log = logging.getLogger(__name__)
 
 PARAMS = ("penalty", "C", "l1_ratio", "class_weight", "max_iter")
 PENALTY_L1_RATIO = {"l2": 0.0, "l1": 1.0}   # elasticnet takes its tuned l1_ratio
@@ -26,9 +26,11 @@ DEFAULT_L1_RATIO = 0.5                      # elasticnet with no l1_ratio in the
 SAGA_TOL = 1e-3                             # saga's default 1e-4 costs minutes on 20k rows for no AUC gain
 MAX_ITER = 1000                             # saga on standardised features converges in tens to hundreds of epochs
 CONDITIONAL = ("l1_ratio",)
+MODEL_FILE = "model.skops"
+TRUSTED_TYPES = ("sklearn.linear_model._logistic.LogisticRegression",)
 
 
-def search_space(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def search_space(trial: Any, space: Space) -> dict[str, Any]:
     """Draw one parameter set; l1_ratio is drawn only for elasticnet (conditional parameter)."""
     params = suggest(trial, space, skip=CONDITIONAL)
     if params.get("penalty") == "elasticnet" and "l1_ratio" in space:
@@ -46,10 +48,11 @@ def l1_ratio_for(params: dict[str, Any]) -> float:
     return PENALTY_L1_RATIO[penalty]
 
 
-def build(params: dict[str, Any], seed: int, device: str = "cpu") -> LogisticRegression:
-    """An unfitted LogisticRegression (saga); `device` is accepted for a uniform interface and ignored."""
-    if unknown := sorted(set(params) - set(PARAMS)):
-        raise ValueError(f"logreg got unknown parameter(s) {unknown}; expected a subset of {list(PARAMS)}.")
+def build(params: dict[str, Any], ctx: BuildContext) -> Any:
+    """An unfitted LogisticRegression; the device is irrelevant (CPU only)."""
+    from sklearn.linear_model import LogisticRegression
+
+    check_params("logreg", params, PARAMS)
     l1_ratio = l1_ratio_for(params)
     return LogisticRegression(
         # lbfgs is an order of magnitude faster for pure l2; only l1/elasticnet need saga.
@@ -59,5 +62,33 @@ def build(params: dict[str, Any], seed: int, device: str = "cpu") -> LogisticReg
         l1_ratio=l1_ratio,
         class_weight=params.get("class_weight"),
         max_iter=int(params.get("max_iter", MAX_ITER)),
-        random_state=seed,  # saga shuffles samples each epoch: the seed makes it repeatable
+        random_state=ctx.seed,  # saga shuffles samples each epoch: the seed makes it repeatable
     )
+
+
+def fit(model: Any, data: FitData, hooks: FitHooks) -> Any:
+    """Resample the training rows (SMOTE inside the fold, leakage rule 3), then fit; no learning curve."""
+    return fit_with_sampler(model, data)
+
+
+def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+
+
+def save(model: Any, directory: Path) -> None:
+    save_object(model, directory / MODEL_FILE)
+
+
+def load(directory: Path, device: str) -> Any:
+    return load_object(directory / MODEL_FILE, TRUSTED_TYPES, "logreg model")
+
+
+def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficient x input, exact in log-odds space (the inputs are the standardised features)."""
+    coef = np.asarray(model.coef_[0], dtype=np.float64)
+    return X.to_numpy(np.float64) * coef, np.full(len(X), float(model.intercept_[0]))
+
+
+FAMILY = Family(name="logreg", label="Logistic regression", inputs="tabular", params=PARAMS, build=build, fit=fit,
+                predict=predict, save=save, load=load, suggest=search_space, explain="coefficients",
+                contributions=contributions, contribution_units="log-odds")

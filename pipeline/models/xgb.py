@@ -1,121 +1,111 @@
-"""XGBoost family: early-stopped boosting with Optuna pruning; search space in configs/xgb.yaml.
+"""XGBoost family: early-stopped boosting (hist) with Optuna pruning per boosting round; configs/xgb.yaml.
 
-Tuning one CV fold (the early-stopping set comes from the fold's TRAINING part, never from the
-rows the fold is scored on, and gets no SMOTE rows):
-    X_fit, X_es, y_fit, y_es = holdout_split(X_train_fold, y_train_fold, seed)
-    X_fit, y_fit = smote.fit_resample(X_fit, y_fit)               # if resampling is on
-    model = build(params, seed, pos_ratio=pos_ratio(y_fit))
-    model, best_iter = fit_with_pruning(model, X_fit, y_fit, X_es, y_es, trial, step_offset=fold * N_ESTIMATORS_MAX)
-The final refit can do the same on the full train set, or use
-`build({**params, "n_estimators": best_iter + 1}, seed, pos_ratio=..., early_stopping_rounds=None)`.
+One fit (a CV fold's training part, or the whole train set for the final refit): the early-stopping
+rows are carved from the training rows and get no SMOTE rows (pipeline/models/boosting.py), then
+    model = build(params, ctx); fit(model, FitData(X, y, sampler, seed), hooks)
+reports the early-stopping score every REPORT_EVERY rounds and stops when the pruner says so.
+Saved as XGBoost's own binary JSON (model.ubj; no code runs on load). GPU when ctx.device is cuda.
 """
 from __future__ import annotations
 
 import logging
-import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import optuna
 import pandas as pd
-from sklearn.model_selection import train_test_split
-from xgboost import XGBClassifier
-from xgboost.callback import TrainingCallback
 
-from pipeline.models.space import suggest
+from pipeline.core.errors import InputError
+from pipeline.models.boosting import (EARLY_STOPPING_ROUNDS, N_ESTIMATORS_MAX, REPORT_EVERY, carve_and_resample,
+                                      pos_ratio, resolve_pos_weight)
+from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params
 
 log = logging.getLogger(__name__)
 
 PARAMS = ("max_depth", "learning_rate", "n_estimators", "subsample", "colsample_bytree", "min_child_weight",
           "gamma", "reg_alpha", "reg_lambda", "scale_pos_weight")
-N_ESTIMATORS_MAX = 2000        # an upper bound only: early stopping picks the actual number of rounds
-EARLY_STOPPING_ROUNDS = 50
-REPORT_EVERY = 10              # boosting rounds between reports to Optuna (each report costs a pruner query)
 EVAL_METRIC = {"roc_auc": "auc", "average_precision": "aucpr"}
 EVAL_SET_NAME = "validation_0"  # the name XGBClassifier.fit gives the first eval_set entry
+MODEL_FILE = "model.ubj"
 
 
-def search_space(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Draw one parameter set; scale_pos_weight may be a number or 'balanced' / 'sqrt' (see build)."""
-    return suggest(trial, space)
+def build(params: dict[str, Any], ctx: BuildContext, early_stopping_rounds: int | None = EARLY_STOPPING_ROUNDS) -> Any:
+    """An unfitted XGBClassifier; scale_pos_weight may stay 'balanced' / 'sqrt' until fit sees its rows."""
+    from xgboost import XGBClassifier
 
-
-def pos_ratio(y: Any) -> float:
-    """n_negative / n_positive of the rows the model will be fitted on (after any resampling)."""
-    y = np.asarray(y)
-    n_pos = int((y == 1).sum())
-    if n_pos == 0:
-        raise ValueError("pos_ratio: y has no positive rows.")
-    return (len(y) - n_pos) / n_pos
-
-
-def resolve_pos_weight(value: Any, ratio: float | None) -> float:
-    """'balanced' -> n_neg/n_pos, 'sqrt' -> its square root (a milder reweighting), numbers as given."""
-    if value in ("balanced", "sqrt"):
-        if ratio is None:
-            raise ValueError(f"scale_pos_weight={value!r} needs pos_ratio=n_neg/n_pos of the training rows.")
-        return ratio if value == "balanced" else math.sqrt(ratio)
-    return float(value)
-
-
-def build(params: dict[str, Any], seed: int, device: str = "cpu", *, pos_ratio: float | None = None,
-          early_stopping_rounds: int | None = EARLY_STOPPING_ROUNDS) -> XGBClassifier:
-    """An unfitted XGBClassifier (hist); early stopping needs an eval set, so pass None to fit without one."""
-    if unknown := sorted(set(params) - set(PARAMS)):
-        raise ValueError(f"xgb got unknown parameter(s) {unknown}; expected a subset of {list(PARAMS)}.")
-    kwargs = {**params, "n_estimators": int(params.get("n_estimators", N_ESTIMATORS_MAX))}
-    kwargs["scale_pos_weight"] = resolve_pos_weight(params.get("scale_pos_weight", 1.0), pos_ratio)
+    check_params("xgb", params, PARAMS)
+    kwargs = {**params, "n_estimators": int(params.get("n_estimators", N_ESTIMATORS_MAX)),
+              "scale_pos_weight": params.get("scale_pos_weight", 1.0)}
     # hist is deterministic on CPU for a fixed seed (row/column subsampling is seeded); "cuda"
     # runs the same algorithm on the GPU, where float summation order may differ slightly.
-    return XGBClassifier(**kwargs, tree_method="hist", device=device, random_state=seed,
+    return XGBClassifier(**kwargs, tree_method="hist", device=ctx.device, random_state=ctx.seed,
                          early_stopping_rounds=early_stopping_rounds, eval_metric="auc")
 
 
-class PruningCallback(TrainingCallback):
-    """Report the eval-set score to an Optuna trial every `report_every` rounds; prune when told."""
+def _pruning_callback(hooks: FitHooks, metric_name: str, report_every: int) -> Any:
+    """An XGBoost TrainingCallback that reports the early-stopping score to the trial every few rounds."""
+    from xgboost.callback import TrainingCallback
 
-    def __init__(self, trial: optuna.Trial, metric_name: str, report_every: int = REPORT_EVERY,
-                 step_offset: int = 0) -> None:
-        super().__init__()
-        self.trial, self.metric_name = trial, metric_name
-        self.report_every, self.step_offset = report_every, step_offset
+    class PruningCallback(TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, dict[str, list[float]]]) -> bool:
+            if (epoch + 1) % report_every == 0:
+                hooks.report(epoch, float(evals_log[EVAL_SET_NAME][metric_name][-1]),
+                             f"boosting round {epoch + 1}")
+            return False   # never stop training ourselves: early stopping does that
 
-    def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, dict[str, list[float]]]) -> bool:
-        if (epoch + 1) % self.report_every:
-            return False
-        score = float(evals_log[EVAL_SET_NAME][self.metric_name][-1])
-        # step_offset keeps CV folds apart: Optuna ignores a second report at the same step.
-        step = self.step_offset + epoch
-        self.trial.report(score, step)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at boosting round {epoch + 1} ({self.metric_name}={score:.4f})")
-        return False  # never stop training ourselves: early stopping does that
+    return PruningCallback()
 
 
-def holdout_split(X: pd.DataFrame, y: Any, seed: int, size: float = 0.15) -> tuple[Any, Any, Any, Any]:
-    """Stratified (X_fit, X_es, y_fit, y_es): carve the early-stopping set out of TRAINING rows."""
-    return train_test_split(X, y, test_size=size, stratify=y, random_state=seed)
-
-
-def fit_with_pruning(model: XGBClassifier, X_tr: Any, y_tr: Any, X_val: Any, y_val: Any,
-                     trial: optuna.Trial | None = None, metric: str = "roc_auc",
-                     report_every: int = REPORT_EVERY, step_offset: int = 0) -> tuple[XGBClassifier, int]:
-    """Fit with (X_val, y_val) as the early-stopping set; with a trial, report and maybe prune.
-
-    X_val/y_val must come from the training side of the split (see `holdout_split`). Returns the
-    fitted model and its best iteration (0-based; predict_proba already uses only rounds up to it).
-    """
-    if metric not in EVAL_METRIC:
-        raise ValueError(f"metric must be one of {sorted(EVAL_METRIC)}, got {metric!r}.")
-    callbacks = [PruningCallback(trial, EVAL_METRIC[metric], report_every, step_offset)] if trial else None
-    model.set_params(eval_metric=EVAL_METRIC[metric], callbacks=callbacks)
+def fit(model: Any, data: FitData, hooks: FitHooks, report_every: int = REPORT_EVERY) -> Any:
+    """Early stopping on rows carved from the training rows; prunes when the trial's metric has an XGBoost twin."""
+    X_fit, y_fit, X_es, y_es = carve_and_resample(data.X, data.y, data.sampler, data.seed)
+    prune = hooks.trial is not None and hooks.metric in EVAL_METRIC
+    metric = hooks.metric if prune else "roc_auc"
+    callbacks = [_pruning_callback(hooks, EVAL_METRIC[metric], report_every)] if prune else None
+    model.set_params(scale_pos_weight=resolve_pos_weight(model.get_params()["scale_pos_weight"], pos_ratio(y_fit)),
+                     eval_metric=EVAL_METRIC[metric], callbacks=callbacks)
     try:
-        model.fit(X_tr, y_tr, eval_set=[(X_val, y_val)], verbose=False)
+        model.fit(X_fit, y_fit, eval_set=[(X_es, y_es)], verbose=False)
     finally:
-        model.set_params(callbacks=None)  # don't keep the trial (and its storage) inside the model
-    if model.get_params()["early_stopping_rounds"] is None:
-        best = model.get_params()["n_estimators"] - 1
-    else:
-        best = int(model.best_iteration)
-    log.debug("xgb: best iteration %d of %d", best, model.get_params()["n_estimators"])
-    return model, best
+        model.set_params(callbacks=None)   # don't keep the trial (and its storage) inside the model
+    log.debug("xgb: best iteration %s of %d", getattr(model, "best_iteration", None), model.get_params()["n_estimators"])
+    return model
+
+
+def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+
+
+def save(model: Any, directory: Path) -> None:
+    from xgboost import XGBClassifier
+
+    if not isinstance(model, XGBClassifier):
+        raise TypeError(f"xgb: expected an XGBClassifier, got {type(model).__name__}.")
+    model.save_model(directory / MODEL_FILE)   # sklearn API: keeps best_iteration and feature names
+
+
+def load(directory: Path, device: str) -> Any:
+    from xgboost import XGBClassifier
+
+    path = directory / MODEL_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: model file not found; rerun the tune stage.")
+    model = XGBClassifier()
+    model.load_model(path)
+    return model.set_params(device=device)   # a model tuned on a GPU still scores on a CPU-only box
+
+
+def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Exact TreeSHAP from XGBoost itself, in log-odds (margin) space, over the trees predict uses."""
+    from xgboost import DMatrix
+
+    rounds = getattr(model, "best_iteration", None)
+    limit = (0, rounds + 1) if rounds is not None else (0, 0)   # early stopping keeps the rounds up to best
+    out = model.get_booster().predict(DMatrix(X), pred_contribs=True, iteration_range=limit)
+    return out[:, :-1].astype(np.float64), out[:, -1].astype(np.float64)
+
+
+FAMILY = Family(name="xgb", label="XGBoost", inputs="tabular", params=PARAMS, build=build, fit=fit,
+                predict=predict, save=save, load=load, reports_steps=True,
+                # a slow learning rate always looks worse early: 200 rounds before the median pruner may stop it
+                warmup_steps=200, explain="permutation", contributions=contributions, contribution_units="log-odds")

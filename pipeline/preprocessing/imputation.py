@@ -14,11 +14,13 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (makes IterativeImputer importable)
 from sklearn.impute import IterativeImputer, KNNImputer, MissingIndicator, SimpleImputer
+from sklearn.linear_model import BayesianRidge   # IterativeImputer's default estimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from pipeline.core.errors import InputError
 from pipeline.core.params import ImputeParams
+from pipeline.core.persist import qualified_names
 from pipeline.core.schema import ID, TARGET
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,6 @@ NUMERIC_STRATEGIES = ("median", "mean", "constant", "knn", "iterative")
 CATEGORICAL_STRATEGIES = ("most_frequent", "missing")
 MISSING_LEVEL = "missing"
 SUFFIX = "__missing"
-# What a saved imputer may hold beyond the types skops trusts itself (pipeline.core.persist).
-# IterativeImputer is experimental in scikit-learn, so skops does not trust it by default.
-TRUSTED_TYPES = ("numpy.dtype", "numpy.random.mtrand.RandomState", "sklearn.impute._iterative.IterativeImputer",
-                 "sklearn.impute._iterative._ImputerTriplet", f"{__name__}._flag_names", f"{__name__}._flags",
-                 f"{__name__}._text_nan")
 
 
 @dataclass(frozen=True)
@@ -62,6 +59,12 @@ def _numeric_imputer(p: ImputeParams, seed: int) -> Any:
     if p.numeric == "iterative":
         return IterativeImputer(random_state=seed)
     return SimpleImputer(strategy=p.numeric, fill_value=p.fill_value)
+
+
+# Every type a saved imputer may hold (pipeline.core.persist loads nothing else).
+TRUSTED_TYPES = (*qualified_names(Pipeline, ColumnTransformer, SimpleImputer, KNNImputer, IterativeImputer,
+                                  MissingIndicator, FunctionTransformer, BayesianRidge, _text_nan, _flags, _flag_names),
+                 "sklearn.impute._iterative._ImputerTriplet", "numpy.dtype", "numpy.random.mtrand.RandomState")
 
 
 def fit_imputer(train: pd.DataFrame, numeric: list[str], categorical: list[str], p: ImputeParams,

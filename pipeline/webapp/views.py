@@ -1,7 +1,7 @@
 """The Streamlit views of pipeline/app.py: leaderboard + curves, customer lookup, file upload.
 
-Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.app and
-pipeline.scoring, so it is testable without a browser. Each view keeps what it showed in
+Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.webapp.data and
+pipeline.serving.scorer, so it is testable without a browser. Each view keeps what it showed in
 st.session_state ("lookup", "upload_scores") for tests and for a download.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pipeline import app
+from pipeline.webapp import data as app
 from pipeline.core.errors import InputError
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
-from pipeline.scoring import DECILE, LABEL, PROBABILITY, RANK, Scorer
+from pipeline.serving.scorer import DECILE, LABEL, PROBABILITY, RANK, Scorer
 
 
 @st.cache_resource(show_spinner="Loading the model ...")

@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline import metrics as M
+from pipeline.evaluation import metrics as M
 from pipeline.core.io import atomic_dir, atomic_path, write_json
 from pipeline.core.schema import ID, TARGET
+from pipeline.evaluation.leaderboard import Evaluation
 
-if TYPE_CHECKING:   # evaluate imports this module; the type is only needed for hints
-    from pipeline.evaluate import Evaluation
 
 log = logging.getLogger(__name__)
 
 ORACLE = "oracle"
-LABELS = {"roc_auc": "ROC-AUC", "average_precision": "average precision", "log_loss": "log loss"}
 # metrics.curves key -> (file stem, {curve column: output column})
 CURVES = {"roc": ("roc", {"fpr": "fpr", "tpr": "tpr"}),
           "pr": ("pr", {"recall": "recall", "precision": "precision"}),
@@ -35,29 +33,6 @@ CURVES = {"roc": ("roc", {"fpr": "fpr", "tpr": "tpr"}),
                           {"mean_predicted": "mean_predicted", "observed": "observed", "count": "count"}),
           "gains": ("gains", {"share_customers": "share_targeted", "share_positives": "share_captured"})}
 WITH_ORACLE = ("roc", "pr")   # the oracle's calibration/gains add nothing a reader needs
-
-
-def verdict(best: str, runner_up: str, metric: str, diff: float | None, ci: list[float | None]) -> str:
-    """One plain-language sentence: is `best` (picked by CV) really better than `runner_up` on test?"""
-    label = LABELS.get(metric, metric)
-    if diff is None or None in ci:
-        return f"{best} and {runner_up} cannot be compared on test {label}: too few usable bootstrap resamples."
-    detail = f"({diff:+.3f}, 95 % CI [{ci[0]:.3f}, {ci[1]:.3f}])"
-    if ci[0] <= 0 <= ci[1]:
-        return f"{best} and {runner_up} are not significantly different on test {label} {detail}."
-    better = (diff > 0) == (metric != "log_loss")   # log loss: lower is better
-    return f"{best} is significantly {'better' if better else 'worse'} than {runner_up} on test {label} {detail}."
-
-
-def comparison(y: np.ndarray, predictions: pd.DataFrame, ranking: list[str], metric: str,
-               n_boot: int, seed: int) -> dict[str, Any] | None:
-    """Paired bootstrap of the CV winner vs the CV runner-up on the same test customers; None with one model."""
-    if len(ranking) < 2:
-        return None
-    best, runner_up = ranking[:2]
-    test = M.paired_bootstrap(y, predictions[best], predictions[runner_up], metric=metric, n_boot=n_boot, seed=seed)
-    return {"best": best, "runner_up": runner_up, "metric": metric, "diff": test["diff"], "ci": test["ci"],
-            "p_value": test["p_value"], "verdict": verdict(best, runner_up, metric, test["diff"], test["ci"])}
 
 
 def plot_tables(y: np.ndarray, probas: dict[str, np.ndarray], oracle: np.ndarray | None) -> dict[str, pd.DataFrame]:

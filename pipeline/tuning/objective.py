@@ -11,12 +11,12 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from pipeline.cv import cross_validate
-from pipeline.metrics import choose_threshold
-from pipeline.models import FAMILIES
+from pipeline.tuning.cv import cross_validate
+from pipeline.evaluation.metrics import choose_threshold
+from pipeline.models.registry import get
 from pipeline.core.params import EvaluateParams, ResampleParams
-from pipeline.studies import FAIL_REASON
-from pipeline.train_data import TrainData
+from pipeline.tuning.studies import FAIL_REASON
+from pipeline.tuning.train_data import TrainData
 
 BUILD_PARAMS = "build_params"   # user attrs of a trial: what build() got, the OOF threshold, per-fold scores
 THRESHOLD = "threshold"
@@ -39,7 +39,7 @@ class Objective:
     deadline: float | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
-        params = FAMILIES[self.family].search_space(trial, self.space)
+        params = get(self.family).suggest(trial, self.space)
         trial.set_user_attr(BUILD_PARAMS, params)
         try:
             score, fold_scores, oof = cross_validate(
@@ -66,7 +66,7 @@ def fingerprint(data: TrainData, family: str, space: Any, settings: dict[str, An
     digest.update(pd.util.hash_pandas_object(data.X, index=False).to_numpy().tobytes())
     digest.update(np.asarray(data.y, dtype=np.int8).tobytes())
     digest.update(json.dumps({"family": family, "space": space, **settings}, sort_keys=True, default=str).encode())
-    if data.seq is not None and family == "lstm":
+    if data.seq is not None and get(family).inputs == "sequence":
         for array in (data.seq.types, data.seq.values, data.seq.lengths):
             digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()

@@ -6,35 +6,28 @@ so the sign flips). The models are only scored, never refitted (DESIGN.md sectio
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-from pipeline import model_store
 from pipeline.core.errors import InputError
-
-METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], float]] = {
-    "roc_auc": (roc_auc_score, 1.0),                      # (function, sign: +1 when higher is better)
-    "average_precision": (average_precision_score, 1.0),
-    "log_loss": (lambda y, p: log_loss(y, p, labels=[0, 1]), -1.0),
-}
-TREE_FAMILIES = ("xgb", "forest")
+from pipeline.evaluation.definitions import OBJECTIVES
+from pipeline.models import store as model_store
 
 
 def metric_value(metric: str, y: np.ndarray, p: np.ndarray) -> float:
-    if metric not in METRICS:
-        raise InputError(f"metric must be one of {list(METRICS)}, got {metric!r}.")
-    return float(METRICS[metric][0](y, p))
+    if metric not in OBJECTIVES:
+        raise InputError(f"metric must be one of {list(OBJECTIVES)}, got {metric!r}.")
+    return OBJECTIVES[metric].score(y, p)
 
 
 def drop(metric: str, baseline: float, after: float) -> float:
     """baseline - after, signed so that positive = worse after the perturbation."""
-    return METRICS[metric][1] * (baseline - after)
+    return OBJECTIVES[metric].sign * (baseline - after)
 
 
 class StoredModel(ClassifierMixin, BaseEstimator):
@@ -56,7 +49,7 @@ class StoredModel(ClassifierMixin, BaseEstimator):
 def permutation(family: str, model: Any, X: pd.DataFrame, y: np.ndarray, metric: str,
                 n_repeats: int, seed: int) -> dict[str, Any]:
     """Permutation importance of every feature on the given (test) rows, most important first."""
-    sign = METRICS[metric][1]
+    sign = OBJECTIVES[metric].sign
 
     def scorer(estimator: StoredModel, X_: pd.DataFrame, y_: np.ndarray) -> float:
         return sign * metric_value(metric, y_, estimator.predict_proba(X_)[:, 1])
@@ -80,8 +73,3 @@ def coefficients(model: Any, columns: Sequence[str], family: str = "logreg") -> 
     features = [{"feature": str(c), "coef": float(v)} for c, v in zip(columns, coef)]
     features.sort(key=lambda f: -abs(f["coef"]))
     return {"family": family, "intercept": float(np.asarray(model.intercept_).reshape(-1)[0]), "features": features}
-
-
-def best_tree_family(ranking: Sequence[str]) -> str | None:
-    """The first tree family in the CV ranking (best cross-validated score), None if none was tuned."""
-    return next((f for f in ranking if f in TREE_FAMILIES), None)

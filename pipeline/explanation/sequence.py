@@ -12,16 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import model_store
-from pipeline.explain_tabular import drop, metric_value
+from pipeline.models import store as model_store
+from pipeline.explanation.tabular import drop, metric_value
 from pipeline.events.perturb import drop_event_type, event_types, permute_times
 from pipeline.core.schema import TARGET
 from pipeline.featurization.transform import CustomerTransform
 
 log = logging.getLogger(__name__)
-
-SEQUENCE_FAMILY = "lstm"
-
 
 def _scorer(transform: CustomerTransform, customers: pd.DataFrame, info: dict[str, Any], model: Any,
             metric: str):
@@ -31,7 +28,7 @@ def _scorer(transform: CustomerTransform, customers: pd.DataFrame, info: dict[st
 
     def score(events: pd.DataFrame) -> float:
         inputs = transform.transform(customers, events)
-        p = model_store.predict_proba(SEQUENCE_FAMILY, model, inputs.matrix, inputs.sequences, static)
+        p = model_store.predict_proba(info["family"], model, inputs.matrix, inputs.sequences, static)
         return metric_value(metric, y, p)
 
     return score
@@ -50,9 +47,9 @@ def sequence_effects(transform: CustomerTransform, customers: pd.DataFrame, even
         by_type.append({"event_type": event_type, "drop": drop(metric, baseline, score(kept)),
                         "events_removed": removed})
     by_type.sort(key=lambda t: -t["drop"])
-    log.info("explain: %s order shuffle drop %.4f; largest event-type drop %s", SEQUENCE_FAMILY, float(np.mean(drops)),
+    log.info("explain: %s order shuffle drop %.4f; largest event-type drop %s", info["family"], float(np.mean(drops)),
              f"{by_type[0]['event_type']} {by_type[0]['drop']:.4f}" if by_type else "n/a")
-    return {"family": SEQUENCE_FAMILY, "baseline": baseline, "n_repeats": n_repeats,
+    return {"family": info["family"], "baseline": baseline, "n_repeats": n_repeats,
             # std over repeats with ddof=0, as sklearn's permutation importance reports it
             "order_shuffle": {"mean": float(np.mean(drops)), "std": float(np.std(drops)), "drops": drops},
             "drop_event_type": by_type}

@@ -8,9 +8,10 @@ import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline import final_claim
+from pipeline.tuning import final_claim
 from pipeline.core.errors import InputError, StageError
-from pipeline.workers import tally
+from pipeline.models.registry import get
+from pipeline.tuning.workers import tally
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +23,9 @@ class NoCompletedTrial(StageError):
     """Every trial was pruned or cut by the time budget (none raised): tune can skip the family."""
 
 
-# Steps a trial runs before the median pruner may stop it. XGBoost reports boosting rounds: a slow
-# learning rate always looks worse early, so it gets 200 rounds. The sequence model reports epochs,
-# logreg/forest report one running CV mean per fold (from the second fold on).
-WARMUP_STEPS = {"xgb": 200, "lstm": 3, "logreg": 1, "forest": 1}
-
-
 def make_pruner(name: str, family: str = "") -> optuna.pruners.BasePruner:
-    warmup = WARMUP_STEPS.get(family, 1)
+    """The pruner named in params; the median pruner waits the family's warm-up steps (its learning curve)."""
+    warmup = get(family).warmup_steps if family else 1
     pruners = {"median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup),
                "hyperband": optuna.pruners.HyperbandPruner, "none": optuna.pruners.NopPruner}
     if name not in pruners:

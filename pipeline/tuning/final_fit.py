@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 import optuna
 
-from pipeline import studies
-from pipeline.cv import fit_family
-from pipeline.model_store import save_model, save_skipped
-from pipeline.objective import BUILD_PARAMS, FOLD_SCORES, THRESHOLD
+from pipeline.tuning import studies
+from pipeline.tuning.cv import fit_family
+from pipeline.models.store import save_model, save_skipped
+from pipeline.tuning.objective import BUILD_PARAMS, FOLD_SCORES, THRESHOLD
 from pipeline.core.params import Params, TuneParams
-from pipeline.train_data import TrainData
+from pipeline.models.registry import get
+from pipeline.tuning.train_data import TrainData
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +23,14 @@ log = logging.getLogger(__name__)
 def skip_family(family: str, reason: str, out: Path) -> dict[str, Any]:
     log.info("tune %s: skipped: %s", family, reason)
     save_skipped(family, out / family, reason)
-    return {"skipped": reason}
+    return {"skipped": reason, "label": get(family).label}
 
 
 def final_fit(family: str, study: optuna.Study, data: TrainData, s: TuneParams, params: Params, seed: int,
               out: Path, deadline: float | None) -> dict[str, Any]:
     """Full-train refit of the best trial (resampled like every CV fold); returns the summary row."""
+    fam = get(family)
+    sequence = fam.inputs == "sequence"
     best = studies.best_trial(study)
     build_params = best.user_attrs[BUILD_PARAMS]
     started = time.perf_counter()
@@ -39,7 +42,7 @@ def final_fit(family: str, study: optuna.Study, data: TrainData, s: TuneParams, 
             "cv_fold_scores": best.user_attrs.get(FOLD_SCORES), "threshold": best.user_attrs[THRESHOLD],
             **studies.counts(study), "best_trial": best.number, "study_name": study.study_name,
             "fit_seconds": round(fit_seconds, 3), "feature_columns": list(data.X.columns),
-            "input": "sequence" if family == "lstm" else "matrix",
-            "static_columns": data.static_columns if family == "lstm" else []}
+            "input": "sequence" if sequence else "matrix", "static_columns": data.static_columns if sequence else [],
+            "label": fam.display_label(build_params)}
     save_model(family, model, out / family, info=info)
     return {**info, "importances": studies.param_importances(study), "history": studies.history(study)}

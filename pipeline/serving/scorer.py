@@ -1,7 +1,7 @@
 """Scoring new customers with what the pipeline fitted: the one function the CLI and the app both call.
 
 `Scorer.load(root, family)` reads the saved artifacts once (never refits anything):
-  models/transform.skops           the fitted transform the test split ran through (skops, trusted types only)
+  models/transform.skops            the fitted transform the test split ran through (skops, trusted types only)
   models/tuned/<family>/            the tuned model and its info.json (threshold, feature columns)
   reports/metrics.json              which family is `best` (chosen by CV score in evaluate)
   data/interim/prepared/meta.json   the training run's column names and feature types
@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import model_store
+from pipeline.models import store as model_store
+from pipeline.models.registry import FAMILIES, get
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import DataParams, load_params
@@ -41,7 +42,7 @@ TUNED = Path("models/tuned")
 METRICS = Path("reports/metrics.json")
 META = Path("data/interim/prepared/meta.json")
 PARAMS = Path("params.yaml")
-CHOICES = ("best", *model_store.KNOWN)
+CHOICES = ("best", *FAMILIES)
 
 
 @dataclass
@@ -170,7 +171,7 @@ class Scorer:
         builder = self.transform.builder
         if builder.as_of is not None and as_of is not None and as_of != pd.Timestamp(builder.as_of):
             builder = dataclasses.replace(builder, as_of=as_of.isoformat())   # same fitted state, new reference time
-        if self.family != "lstm" and builder.sequences is not None:
+        if get(self.family).inputs != "sequence" and builder.sequences is not None:
             builder = dataclasses.replace(builder, sequences=None)   # tabular models never read the sequences
         inputs = dataclasses.replace(self.transform, builder=builder).transform(clean, events)
         info = self.info
@@ -179,8 +180,9 @@ class Scorer:
         cut = self.threshold if threshold is None else threshold
         out = pd.DataFrame({ID: inputs.matrix[ID].to_numpy(), PROBABILITY: p, LABEL: (p >= cut).astype("int8")})
         if explain:
-            from pipeline.contributions import top_reasons
-            columns = model_store.model_columns(self.model) or info.get("feature_columns")
+            from pipeline.explanation.contributions import top_reasons
+
+            columns = model_store.feature_columns(self.family, self.model, info)
             out = pd.concat([out, top_reasons(self.family, self.model, inputs.matrix[columns], explain)], axis=1)
         return out
 

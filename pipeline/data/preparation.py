@@ -1,0 +1,61 @@
+"""The prepare stage's core: read the sources, validate them, cut off the events, split the customers.
+
+Pure apart from reading the sources (user files or the simulator); raises InputError on bad input.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from pipeline.core.params import Params
+from pipeline.core.schema import EVENT_TYPE, TARGET, TEST, TIMESTAMP, TRAIN
+from pipeline.data.contract import validate_tables
+from pipeline.data.prepared import PreparedData
+from pipeline.data.sources import Sources, read_sources
+from pipeline.data.split import pop_split_column, train_test_split_ids
+from pipeline.data.validate_customers import CleanCustomers, Report
+from pipeline.data.validate_events import CleanEvents
+
+
+def _iso(value: pd.Timestamp | None) -> str | None:
+    return None if value is None or pd.isna(value) else value.isoformat()
+
+
+def build_meta(src: Sources, source: str, customers: CleanCustomers, events: CleanEvents | None,
+               train: pd.DataFrame, test: pd.DataFrame, report: Report) -> dict[str, Any]:
+    """meta.json, keys as in pipeline/core/schema.py: the user's names, types, counts, drops and warnings."""
+    p, ev = src.data, None if events is None else events.frame
+    typed = events is not None and events.has_event_type
+    # Without a cutoff the snapshot is just after the latest event: features use events strictly before as_of.
+    as_of = src.cutoff if src.cutoff is not None or ev is None else ev[TIMESTAMP].max() + pd.Timedelta(seconds=1)
+    return {
+        "source": source,
+        "files": {"customers": None if source == "synthetic" else p.customers,
+                  "events": None if source == "synthetic" else p.events},
+        "columns": {"id": p.id_column, "target": p.target, "positive_label": p.positive_label,
+                    "timestamp": None if ev is None else p.timestamp_column,
+                    "event_type": p.event_type_column if typed else None},
+        "numeric": customers.numeric, "categorical": customers.categorical,
+        "has_events": ev is not None, "has_event_type": typed, "has_truth": src.truth is not None,
+        "event_numeric": [] if events is None else events.numeric,
+        "event_types": sorted(ev[EVENT_TYPE].dropna().unique().tolist()) if typed else [],
+        "cutoff": _iso(src.cutoff), "as_of": _iso(as_of),
+        "n_train": len(train), "n_test": len(test), "positive_rate_train": float(train[TARGET].mean()),
+        "n_events": 0 if ev is None else len(ev),
+        "dropped": report.dropped, "warnings": report.warnings,
+    }
+
+
+def prepare(params: Params) -> PreparedData:
+    """Read, validate, cut off and split; pure apart from reading the sources. Raises InputError on bad input."""
+    src = read_sources(params.data, params.seed)
+    p, split = src.data, params.split
+    raw, split_values = pop_split_column(src.customers, split, src.labels["customers"], (p.id_column, p.target))
+    customers, events, report = validate_tables(raw, src.events, p, src.labels, cutoff=src.cutoff)
+    frame = customers.frame if split_values is None else customers.frame.assign(**{split.column: split_values})
+    assignment = train_test_split_ids(frame, split, params.seed, src.labels["customers"])
+    train = customers.frame[assignment == TRAIN].reset_index(drop=True)
+    test = customers.frame[assignment == TEST].reset_index(drop=True)
+    meta = build_meta(src, params.data.source, customers, events, train, test, report)
+    return PreparedData(train, test, None if events is None else events.frame, src.truth, meta)

@@ -1,0 +1,1 @@
+"""What models rely on: permutation importance, coefficients, event-order and event-type drops, per-customer reasons."""

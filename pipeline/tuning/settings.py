@@ -1,0 +1,45 @@
+"""The tune stage's settings: params.yaml's tune section with the command line's flags laid over it."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from pipeline.core.errors import InputError
+from pipeline.core.params import TuneParams
+from pipeline.evaluation.definitions import OBJECTIVES
+from pipeline.models.registry import FAMILIES
+from pipeline.tuning import storage as stores
+
+
+def merged_settings(args: argparse.Namespace, tune: TuneParams) -> TuneParams:
+    """params.yaml tune section with the CLI flags that were given laid over it."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(tune) if getattr(args, f.name, None) is not None}
+    if isinstance(given.get("models"), str):
+        given["models"] = [m.strip() for m in given["models"].split(",") if m.strip()]
+    if given.get("timeout") is not None and given["timeout"] <= 0:
+        given["timeout"] = None   # --timeout 0: no budget, run every trial
+    given["storage"] = stores.resolve_url(given.get("storage"), tune.storage)
+    merged = dataclasses.replace(tune, **given)
+    if merged.models is None:
+        merged = dataclasses.replace(merged, models=list(FAMILIES))
+    if unknown := [m for m in merged.models if m not in FAMILIES]:
+        raise InputError(f"tune: unknown model family {unknown}; choose from {list(FAMILIES)}.")
+    if merged.metric not in OBJECTIVES:
+        raise InputError(f"params: tune.metric must be one of {sorted(OBJECTIVES)}, got {merged.metric!r}.")
+    if not 1 <= merged.heartbeat_seconds < merged.grace_seconds:
+        raise InputError(f"params: need 1 <= tune.heartbeat_seconds < tune.grace_seconds, got "
+                         f"{merged.heartbeat_seconds} and {merged.grace_seconds}.")
+    if merged.trials < 1 or merged.folds < 2:
+        raise InputError(f"tune: need trials >= 1 and folds >= 2, got {merged.trials} and {merged.folds}.")
+    return merged
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> cuda when a GPU is visible, else cpu (XGBoost and torch both get the concrete name)."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+

@@ -1,0 +1,99 @@
+"""What the Streamlit app shows, as plain functions (testable without a browser): the project root,
+known customers and their scores, one customer's reasons, uploaded files scored like `predict`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.core.errors import InputError
+from pipeline.core.io import read_table
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.explanation.contributions import explainable_families
+from pipeline.models import store as model_store
+from pipeline.models.registry import FAMILIES
+from pipeline.serving.scorer import Scored, Scorer, add_rank
+
+ROOT_ENV = "CUSTOMER_AUTOML_ROOT"
+PREPARED = Path("data/interim/prepared")
+PLOTS = Path("reports/plots")
+N_REASONS = 5
+
+
+def project_root(argv: list[str] | None = None) -> Path:
+    """--root after `--` on the streamlit command line, else $CUSTOMER_AUTOML_ROOT, else the current directory."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--root", type=Path)
+    args, _ = ap.parse_known_args(sys.argv[1:] if argv is None else argv)
+    return args.root or Path(os.environ.get(ROOT_ENV, "."))
+
+
+def user_columns(frame: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
+    """Prepared (canonical) tables back under the user's column names, the form new files come in."""
+    cols = meta["columns"]
+    names = {ID: cols["id"], TIMESTAMP: cols["timestamp"], EVENT_TYPE: cols["event_type"]}
+    return frame.drop(columns=[TARGET], errors="ignore").rename(columns={k: v for k, v in names.items() if v})
+
+
+def fitted_families(tuned_dir: Path) -> list[str]:
+    """Families tune fitted here, from their info.json (skipped ones have no model), in canonical order."""
+    return [f for f in FAMILIES if (tuned_dir / f / model_store.INFO_FILE).is_file()
+            and "skipped" not in model_store.read_info(tuned_dir / f)]
+
+
+def known_customers(root: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Train + test customers and their events, as prepare kept them (canonical names)."""
+    prepared = root / PREPARED
+    customers = pd.concat([read_table(prepared / f"{s}.parquet", f"prepared {s}", (ID,)) for s in ("train", "test")],
+                          ignore_index=True)
+    events_path = prepared / "events.parquet"
+    events = read_table(events_path, "prepared events", (ID,)) if events_path.is_file() else None
+    return customers, events
+
+
+def score_known(scorer: Scorer, customers: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+    """Every known customer scored at the training as-of, ranked: what the lookup shows."""
+    meta = scorer.meta
+    scored = scorer.score(user_columns(customers, meta), None if events is None else user_columns(events, meta),
+                          labels={"customers": "prepared customers", "events": "prepared events"},
+                          as_of=meta.get("as_of"), quiet=True)
+    return add_rank(scored.frame).set_index(ID)
+
+
+def reasons_for(scorer: Scorer, customer: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The top features of one customer (None for the sequence model, which has no exact attribution)."""
+    if scorer.family not in explainable_families():
+        return None
+    meta = scorer.meta
+    frame = scorer.score(user_columns(customer, meta), None if events is None else user_columns(events, meta),
+                         as_of=meta.get("as_of"), explain=N_REASONS, quiet=True).frame
+    rows = [{"feature": frame[f"reason_{i}"].iloc[0], "model input": frame[f"reason_{i}_value"].iloc[0],
+             "effect": frame[f"reason_{i}_effect"].iloc[0]} for i in range(1, N_REASONS + 1) if f"reason_{i}" in frame]
+    return pd.DataFrame(rows)
+
+
+def read_upload(name: str, data: bytes, role: str, id_column: str) -> pd.DataFrame:
+    """An uploaded file through the CLI's reader (same checks: suffix, empty, header only, parse errors)."""
+    suffix = Path(name).suffix
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(data)
+        try:
+            return read_table(path, role, (id_column,))
+        except InputError as err:
+            raise InputError(str(err).replace(str(path), name)) from None
+
+
+def score_upload(scorer: Scorer, customers: tuple[str, bytes], events: tuple[str, bytes] | None) -> Scored:
+    """Uploaded files -> ranked scores, as `predict` would write them; InputError on bad input."""
+    id_column = scorer.data.id_column
+    frame = read_upload(*customers, "customers", id_column)
+    ev = None if events is None else read_upload(*events, "events", id_column)
+    labels = {"customers": customers[0], "events": events[0] if events else "events"}
+    scored = scorer.score(frame, ev, labels=labels, quiet=True)
+    return Scored(add_rank(scored.frame), scored.notes, scored.as_of)
