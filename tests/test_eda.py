@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from pipeline import eda
+from pipeline.profiling import summary as eda_summary
 from pipeline.core.errors import EXIT_BAD_INPUT
 from pipeline.core.params import EdaParams
 
@@ -136,14 +137,14 @@ def test_event_summary_by_hand(full_run: tuple[dict, str]) -> None:
 
 
 def test_relations_use_train_only(tmp_path: Path) -> None:
-    base = eda.read_prepared(write_prepared(tmp_path / "a"))
+    base = eda_summary.read_prepared(write_prepared(tmp_path / "a"))
     test = base.test.copy()
     test["target"] = 1 - test["target"]                  # flipped labels
     test["spend"] = -test["spend"] * 100                 # and wildly different values
     test["plan"] = "premium"
     altered = replace(base, test=test)
     p = EdaParams(bins=10, max_categories=5, top_relations=8)
-    one, two = eda.summarise(base, p), eda.summarise(altered, p)
+    one, two = eda_summary.summarise(base, p), eda_summary.summarise(altered, p)
     assert one["relations"] == two["relations"]
     assert one["outliers"]["columns"]["spend"]["upper_fence"] == two["outliers"]["columns"]["spend"]["upper_fence"]
     assert one["numeric"]["spend"]["histogram"]["edges"] == two["numeric"]["spend"]["histogram"]["edges"]
@@ -200,4 +201,4 @@ def test_missing_prepared_dir_is_one_clear_error(tmp_path: Path, capsys: pytest.
 
 def test_jsonable_turns_nan_into_null() -> None:
     value = {"a": np.float64("nan"), "b": [np.int64(3), float("inf")], "c": pd.NaT, 1: np.float32(0.5)}
-    assert eda.jsonable(value) == {"a": None, "b": [3, None], "c": None, "1": 0.5}
+    assert eda_summary.jsonable(value) == {"a": None, "b": [3, None], "c": None, "1": 0.5}

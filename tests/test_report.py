@@ -1,6 +1,7 @@
 """report stage: the page shows metrics.json exactly, renders with optional inputs missing, is one
 offline file, escapes hostile names, and is written atomically. (Browser rendering: test_report_browser.)"""
 import json
+import os
 import re
 from html.parser import HTMLParser
 
@@ -8,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import report, report_data
+from pipeline import report
+from pipeline.reporting import summary as report_data
 from pipeline.evaluation import comparison as evaluate_comparison
 from pipeline.evaluation import leaderboard
 from pipeline.evaluation import outputs as evaluate_plots
 from pipeline.evaluation import metrics as M
-from pipeline.report_figures import curve_figures
+from pipeline.reporting.figures import curve_figures
 
 N, N_BOOT, SEED = 600, 100, 3
 FAMILIES = {"xgb": 0.9, "logreg": 0.7, "forest": 0.5}     # family -> signal strength of its made-up scores
@@ -56,9 +58,15 @@ def make_reports(root, families=FAMILIES, skipped=None):
 
 
 def render(root, *extra):
+    """The stage in `root`, so inputs not named here fall back to its own (absent) default paths."""
     out = root / "reports" / "index.html"
-    report.main(["--params", str(root / "params.yaml"), "--metrics", str(root / "reports" / "metrics.json"),
-                 "--plots", str(root / "reports" / "plots"), *extra, "--out", str(out)])
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        report.main(["--params", str(root / "params.yaml"), "--metrics", str(root / "reports" / "metrics.json"),
+                     "--plots", str(root / "reports" / "plots"), *extra, "--out", str(out)])
+    finally:
+        os.chdir(cwd)
     return out.read_text(encoding="utf-8")
 
 

@@ -35,8 +35,8 @@ def leaderboard(root: Path, metrics: dict[str, Any] | None) -> None:
     if metrics is None:
         st.info("No reports/metrics.json yet: run `dvc repro evaluate` for the leaderboard.")
         return
-    from pipeline.report_data import leaderboard as table
-    from pipeline.report_figures import curve_figures
+    from pipeline.reporting.summary import leaderboard as table
+    from pipeline.reporting.figures import curve_figures
 
     st.subheader(f"Test-set leaderboard (best by CV {metrics['metric']}: {metrics['best']})")
     st.dataframe(table(metrics), hide_index=True)

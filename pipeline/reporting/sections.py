@@ -11,9 +11,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from pipeline.report_data import METRIC_LABELS, family_labels
-from pipeline.report_figures import PALETTE, bar_figure, history_figure
-from pipeline.report_inputs import ReportInputs, data_hashes
+from pipeline.reporting.summary import METRIC_LABELS, family_labels
+from pipeline.reporting.figures import PALETTE, bar_figure, history_figure
+from pipeline.reporting.inputs import ReportInputs, data_hashes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from pipeline.report_inputs import read_curves
+from pipeline.reporting.inputs import read_curves
 
 log = logging.getLogger(__name__)
 

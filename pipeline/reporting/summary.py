@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.eda_format import DASH, fmt_int, fmt_pct
+from pipeline.presentation.formatting import DASH, fmt_int, fmt_pct
 from pipeline.evaluation.definitions import LABELS as METRIC_LABELS
 
 log = logging.getLogger(__name__)

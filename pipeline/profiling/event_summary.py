@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.eda_stats import describe_numeric, histogram, level_labels, share
+from pipeline.profiling.stats import describe_numeric, histogram, level_labels, share
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 
 log = logging.getLogger(__name__)

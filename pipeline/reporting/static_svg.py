@@ -1,7 +1,7 @@
 """Static fallback of the four curves: one inline SVG (matplotlib) shown when JavaScript is off and on paper.
 
-Same data and colours as the interactive Plotly charts (report_figures); matplotlib escapes its
-text, and eda_plots.to_svg keeps the SVG deterministic with ids prefixed for one shared page.
+Same data and colours as the interactive Plotly charts (figures.py); matplotlib escapes its
+text, and pipeline.presentation.svg.to_svg keeps the SVG deterministic with ids prefixed for one shared page.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pipeline.eda_plots import short, style, to_svg
-from pipeline.report_figures import CURVES, ORACLE, REFERENCE, colours
+from pipeline.presentation.svg import short, style, to_svg
+from pipeline.reporting.figures import CURVES, ORACLE, REFERENCE, colours
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""All figures of the eda page from the summary dict: event charts here, the rest in eda_plots.
+"""All figures of the eda page from the summary dict: event charts here, the rest in plots.py.
 
 Figures are capped (`max_plots` per kind) so a wide table gives a page of bounded size and time;
 eda.json still describes every column.
@@ -14,7 +14,8 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from pipeline import eda_plots as plots
+from pipeline.presentation import svg
+from pipeline.profiling import plots
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,12 @@ def event_types(types: list[dict[str, Any]], limit: int) -> str | None:
     ax.barh(pos, [r[1] for r in rows], color=plots.ACCENT, height=0.65)
     for p, (_, count) in zip(pos, rows):
         ax.text(count, p, f" {count:,}", va="center", fontsize=8, color="#333333")
-    ax.set_yticks(pos, [plots.short(r[0], 30) for r in rows])
+    ax.set_yticks(pos, [svg.short(r[0], 30) for r in rows])
     ax.invert_yaxis()
     ax.margins(x=0.12)
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("events (all customers)")
-    return plots.to_svg(fig, "evtypes")
+    return svg.to_svg(fig, "evtypes")
 
 
 def events_weekly(weekly: dict[str, Any] | None) -> str | None:
@@ -51,7 +52,7 @@ def events_weekly(weekly: dict[str, Any] | None) -> str | None:
     fig = Figure(figsize=(11.4, 2.9), layout="constrained")
     ax = fig.add_subplot()
     series = [("all events", weekly["total"], plots.TEST, 2.0)]
-    series += [(plots.short(name, 20), counts, colour, 1.1)
+    series += [(svg.short(name, 20), counts, colour, 1.1)
                for colour, (name, counts) in zip(TYPE_COLOURS, weekly["by_type"].items())]
     for label, counts, colour, width in series:
         full = np.where(partial, np.nan, np.asarray(counts, dtype=float))
@@ -64,7 +65,7 @@ def events_weekly(weekly: dict[str, Any] | None) -> str | None:
     ax.set_ylim(bottom=0)
     ax.set_ylabel("events per week")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return plots.to_svg(fig, "evweekly")
+    return svg.to_svg(fig, "evweekly")
 
 
 def numeric_figures(summary: dict[str, Any], max_plots: int) -> dict[str, str]:
@@ -85,7 +86,7 @@ def categorical_figures(summary: dict[str, Any], max_plots: int) -> dict[str, st
 
 def build_figures(summary: dict[str, Any], max_plots: int, max_categories: int) -> dict[str, Any]:
     """Every figure of the page as inline SVG text (None where there is nothing to draw)."""
-    with matplotlib.rc_context(plots.style()):
+    with matplotlib.rc_context(svg.style()):
         events = summary["events"]
         per_customer = events["per_customer"]["histogram"] if events else None
         return {

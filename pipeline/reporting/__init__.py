@@ -1,0 +1,1 @@
+"""The comparison report, reports/index.html, rendered from the earlier stages' files alone."""
