@@ -2,8 +2,9 @@
 
 Reads data/features/{test.parquet, manifest.json, sequences_test.npz}, models/tuned/<family>/
 (info.json + model files, see pipeline/models/store.py) and, for the oracle row only,
-<prepared>/truth.parquet (synthetic data; nothing else may read it). Writes reports/metrics.json,
-reports/plots/ ({roc,pr,calibration,gains}.csv, confusion.json, confusion.csv) and
+<prepared>/truth.parquet (synthetic data; nothing else may read it). Writes reports/metrics.json
+(the full record), reports/summary/<family>.json (DVC's metrics: CV rank, test ROC-AUC, AP, CV
+score, Brier), reports/plots/ ({roc,pr,calibration,gains}.csv, confusion.json, confusion.csv) and
 reports/predictions.csv. Never writes to models/. The best family is chosen by CV score, never by
 test score (pipeline/evaluation/leaderboard.py says why).
 """
@@ -23,7 +24,8 @@ from pipeline.models.store import load_tuned
 log = logging.getLogger(__name__)
 
 PATHS = {"features": "data/features", "models": "models/tuned", "prepared": "data/interim/prepared",
-         "metrics": "reports/metrics.json", "plots": "reports/plots", "predictions": "reports/predictions.csv"}
+         "metrics": "reports/metrics.json", "summary": "reports/summary", "plots": "reports/plots",
+         "predictions": "reports/predictions.csv"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     infos, models = load_tuned(args.models)
     result = evaluate_models(test, seq, infos, models, truth=read_truth(args.prepared),
                              n_boot=params.evaluate.n_boot, seed=params.seed)
-    write_reports(result, args.metrics, args.plots, args.predictions)
+    write_reports(result, args.metrics, args.plots, args.predictions, args.summary)
     m = result.metrics
     log.info("evaluate: %d models on %d test customers (%d positive); best by CV %s: %s; %s", len(m["models"]),
              m["n_test"], m["positives_test"], m["metric"], m["best"],

@@ -30,12 +30,20 @@ def templates(project: Path) -> Path:
     return project
 
 
-def test_metrics_show_returns_the_leaderboard(dvc_project):
-    shown = show(dvc_project, "metrics", "show")
-    metrics = next(iter(shown.values()))["data"]["reports/metrics.json"]["data"]
+def test_metrics_show_prints_one_row_per_family(dvc_project):
+    """The DVC metrics are reports/summary/<family>.json: flat, so `dvc metrics show` is a readable table."""
+    shown = next(iter(show(dvc_project, "metrics", "show").values()))["data"]
     tuned = yaml.safe_load((dvc_project / "params.yaml").read_text())["tune"]["models"]
-    assert set(metrics["models"]) == set(tuned) and metrics["best"] in tuned
-    assert 0 < metrics["models"][metrics["best"]]["roc_auc"] <= 1
+    rows = {Path(path).stem: entry["data"] for path, entry in shown.items()}
+    assert set(rows) == {*tuned, "oracle"} and all(Path(p).parent.name == "summary" for p in shown)
+    metrics = json.loads((dvc_project / "reports" / "metrics.json").read_text())
+    for family in tuned:
+        assert rows[family] == {"rank": metrics["ranking"].index(family) + 1,
+                                **{k: metrics["models"][family][k] for k in ("roc_auc", "average_precision",
+                                                                             "cv_score", "brier")}}
+    assert rows[metrics["best"]]["rank"] == 1
+    table = run_command(["dvc", "metrics", "show"], dvc_project)
+    assert all(f"reports/summary/{family}.json" in table for family in tuned)   # a line per family
 
 
 def test_plots_show_draws_one_series_per_model(dvc_project):

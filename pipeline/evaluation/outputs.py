@@ -61,8 +61,24 @@ def confusion_table(rows: dict[str, dict[str, Any]]) -> pd.DataFrame:
                          for model, row in rows.items() for key, actual, predicted in cells])
 
 
-def write_reports(result: Evaluation, metrics_path: Path, plots_dir: Path, predictions_path: Path) -> None:
-    """metrics.json, the plots directory (replaced whole) and predictions.csv, each atomically."""
+SUMMARY_KEYS = ("roc_auc", "average_precision", "cv_score", "brier")
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The DVC metrics files: per family its CV rank (1 = best) and four numbers; the oracle when known.
+
+    One small flat file per family, so `dvc metrics show` prints a table of one row per family
+    (metrics.json keeps its full nested shape for the report and other tools)."""
+    rows = {f: {"rank": i + 1, **{k: metrics["models"][f].get(k) for k in SUMMARY_KEYS}}
+            for i, f in enumerate(metrics["ranking"])}
+    if metrics.get(ORACLE):
+        rows[ORACLE] = {k: metrics[ORACLE].get(k) for k in SUMMARY_KEYS if k in metrics[ORACLE]}
+    return rows
+
+
+def write_reports(result: Evaluation, metrics_path: Path, plots_dir: Path, predictions_path: Path,
+                  summary_dir: Path) -> None:
+    """metrics.json, the summary and plots directories (each replaced whole) and predictions.csv, atomically."""
     families = list(result.metrics["models"])
     y = result.predictions[TARGET].to_numpy().astype(int)
     tables = plot_tables(y, {f: result.predictions[f].to_numpy() for f in families}, result.oracle)
@@ -74,5 +90,8 @@ def write_reports(result: Evaluation, metrics_path: Path, plots_dir: Path, predi
         confusion_table(result.metrics["models"]).to_csv(tmp / "confusion.csv", index=False)
     with atomic_path(predictions_path) as tmp:
         result.predictions[[ID, TARGET, *families]].to_csv(tmp, index=False)
+    with atomic_dir(summary_dir) as tmp:
+        for name, row in summary(result.metrics).items():
+            write_json(row, tmp / f"{name}.json")
     write_json(result.metrics, metrics_path)
     log.info("evaluate: wrote %s, %s (%d curve files) and %s", metrics_path, plots_dir, len(tables), predictions_path)

@@ -63,7 +63,7 @@ def permutation(family: str, model: Any, X: pd.DataFrame, y: np.ndarray, metric:
     return {"family": family, "baseline": baseline, "n_repeats": n_repeats, "seed": seed, "features": features}
 
 
-def coefficients(model: Any, columns: Sequence[str], family: str = "logreg") -> dict[str, Any]:
+def coefficients(model: Any, columns: Sequence[str], family: str) -> dict[str, Any]:
     """The fitted coefficients on the model's (already scaled) inputs, largest |coef| first."""
     if not hasattr(model, "coef_"):
         raise InputError(f"{family}: the saved model has no coefficients ({type(model).__name__}); rerun tune.")

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import REPO
 from pipeline.core.errors import InputError
 from pipeline.core.params import Params, load_params
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path: Path, data: object) -> Path:

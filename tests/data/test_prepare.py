@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import load_params
@@ -20,7 +21,7 @@ from pipeline.data.prepared import write_prepared
 from pipeline.prepare import main
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 META_KEYS = ["source", "files", "columns", "numeric", "categorical", "has_events", "has_event_type", "has_truth",
              "event_numeric", "event_types", "cutoff", "as_of", "n_train", "n_test", "positive_rate_train",
              "n_events", "dropped", "warnings"]

@@ -11,11 +11,12 @@ from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from conftest import REPO
 from pipeline.core.errors import InputError
 from pipeline.models import boosting, forest, logreg, space, xgb
 from pipeline.models.family import BuildContext, FitData, FitHooks
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = REPO / "configs"
 FAMILIES = {"logreg": logreg.FAMILY, "forest": forest.FAMILY, "xgb": xgb.FAMILY}
 GOOD = {  # sensible fixed parameters, for the "it actually learns" checks
     "logreg": {"penalty": "l2", "C": 1.0, "class_weight": None},

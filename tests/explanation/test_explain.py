@@ -16,7 +16,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from xgboost import XGBClassifier
 
-from conftest import hand_event_log, run_stages, stage_args
+from conftest import REPO, hand_event_log, run_stages, stage_args
 from pipeline import explain
 from pipeline.explanation import tabular as explain_tabular
 from pipeline.events.perturb import drop_event_type, event_types, permute_times
@@ -91,7 +91,7 @@ def test_permutation_importance_ranks_the_planted_feature_first(metric):
 def test_coefficients_are_the_fitted_ones_sorted_by_size():
     X, y = planted()
     model = LogisticRegression().fit(X, y)
-    out = explain_tabular.coefficients(model, list(X.columns))
+    out = explain_tabular.coefficients(model, list(X.columns), family="logreg")
     assert out["features"][0]["feature"] == "signal"
     assert [abs(f["coef"]) for f in out["features"]] == sorted(np.abs(model.coef_[0]), reverse=True)
     assert dict((f["feature"], f["coef"]) for f in out["features"]) == dict(zip(X.columns, model.coef_[0]))
@@ -109,7 +109,7 @@ def project(tmp_path_factory) -> Path:
                        "models": ["logreg", "xgb", "lstm"]},
               "evaluate": {"n_boot": 50}, "explain": {"n_repeats": 2}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    shutil.copytree(Path(__file__).resolve().parents[1] / "configs", root / "configs")
+    shutil.copytree(REPO / "configs", root / "configs")
     run_stages(root, root / "params.yaml", CHAIN)
     return root
 

@@ -77,7 +77,8 @@ def run(root):
     evaluate.main(["--params", str(root / "params.yaml"), "--features", str(root / "features"),
                    "--models", str(root / "models"), "--prepared", str(root / "prepared"),
                    "--metrics", str(root / "reports" / "metrics.json"), "--plots", str(root / "reports" / "plots"),
-                   "--predictions", str(root / "reports" / "predictions.csv")])
+                   "--predictions", str(root / "reports" / "predictions.csv"),
+                   "--summary", str(root / "reports" / "summary")])
     return strict_json(root / "reports" / "metrics.json")
 
 
@@ -106,6 +107,18 @@ def test_metrics_json_shape(done):
         assert row["threshold"] == THRESHOLDS[family] and row["cv_score"] == CV[family]
         assert len(row["roc_auc_ci"]) == 2 and row["roc_auc_ci"][0] <= row["roc_auc"] <= row["roc_auc_ci"][1]
     assert set(m["comparison"]) >= {"best", "runner_up", "metric", "diff", "ci", "p_value", "verdict"}
+
+
+def test_summary_is_one_flat_file_per_family_plus_the_oracle(done):
+    """reports/summary/ (DVC's metrics): the CV rank and four numbers per family, copied from metrics.json."""
+    root, m = done
+    files = {p.stem: strict_json(p) for p in (root / "reports" / "summary").glob("*.json")}
+    assert set(files) == {*m["ranking"], "oracle"}
+    for rank, family in enumerate(m["ranking"], start=1):
+        assert files[family] == {"rank": rank, **{k: m["models"][family][k]
+                                                  for k in ("roc_auc", "average_precision", "cv_score", "brier")}}
+    assert files["oracle"] == {k: m["oracle"][k] for k in ("roc_auc", "average_precision", "brier")}
+    assert all(not isinstance(v, (dict, list)) for row in files.values() for v in row.values())
 
 
 def test_best_follows_cv_even_when_another_model_wins_on_test(done):
