@@ -15,12 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 import yaml
 
 from pipeline.core.errors import InputError
+
+if TYPE_CHECKING:   # trials are only passed through; scoring stages never import Optuna
+    import optuna
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from imblearn import FunctionSampler
-
 from pipeline.core.errors import InputError
 from pipeline.preprocessing.fences import MODES, IQRBounds, apply_fences
 from pipeline.core.params import OutlierParams
@@ -55,8 +53,10 @@ def _iqr_filter(X: pd.DataFrame, y: Any, *, columns: list[str], k: float, mode: 
     return X[keep], y[keep]
 
 
-def outlier_sampler(columns: list[str], k: float, mode: str) -> FunctionSampler:
+def outlier_sampler(columns: list[str], k: float, mode: str) -> Any:
     """A sampler: acts in fit_resample only, so in a pipeline it never touches rows being scored (rule 4)."""
+    from imblearn import FunctionSampler   # lazy: the outliers stage calls the filter itself (imblearn costs ~1 s)
+
     return FunctionSampler(func=_iqr_filter, validate=False, kw_args={"columns": list(columns), "k": k, "mode": mode})
 
 
@@ -94,7 +94,8 @@ def filter_split(train: pd.DataFrame, test: pd.DataFrame, numeric: list[str], p:
     fenced, few = fenced_columns(train, numeric, p)
     bounds, below, above = _fit(train, fenced, p)
     _refuse_if_too_many(below | above, fenced, p)
-    new_train, _ = outlier_sampler(fenced, p.k, p.mode).fit_resample(train, train[TARGET])
+    # What outlier_sampler(...).fit_resample does (validate=False): the filter on the train rows only.
+    new_train, _ = _iqr_filter(train, train[TARGET], columns=fenced, k=p.k, mode=p.mode)
     new_test = apply_fences(test, bounds, p.mode)
     test_out = np.logical_or(*bounds.outside(test[fenced])) if fenced else np.zeros((len(test), 0), bool)
     columns = {c: {"lower": float(bounds.lower_[i]), "upper": float(bounds.upper_[i]),
