@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO, run_command
+from pipeline.models.registry import FAMILIES
 
 PLOTS = {"roc": ("fpr", "tpr"), "precision_recall": ("recall", "precision"),
          "calibration": ("mean_predicted", "observed"), "gains": ("share_targeted", "share_captured")}
@@ -24,6 +25,11 @@ def show(project: Path, *args: str) -> dict:
     return json.loads(out[out.index("{"):out.rindex("}") + 1])
 
 
+def tuned_families(project: Path) -> list[str]:
+    """tune.models of the project, or every registered family when it is null (the default)."""
+    return yaml.safe_load((project / "params.yaml").read_text())["tune"]["models"] or list(FAMILIES)
+
+
 def templates(project: Path) -> Path:
     # The templates live in the repo's .dvc/plots; a fresh `dvc init` does not have them.
     shutil.copytree(REPO / ".dvc" / "plots", project / ".dvc" / "plots", dirs_exist_ok=True)
@@ -33,7 +39,7 @@ def templates(project: Path) -> Path:
 def test_metrics_show_prints_one_row_per_family(dvc_project):
     """The DVC metrics are reports/summary/<family>.json: flat, so `dvc metrics show` is a readable table."""
     shown = next(iter(show(dvc_project, "metrics", "show").values()))["data"]
-    tuned = yaml.safe_load((dvc_project / "params.yaml").read_text())["tune"]["models"]
+    tuned = tuned_families(dvc_project)
     rows = {Path(path).stem: entry["data"] for path, entry in shown.items()}
     assert set(rows) == {*tuned, "oracle"} and all(Path(p).parent.name == "summary" for p in shown)
     metrics = json.loads((dvc_project / "reports" / "metrics.json").read_text())
@@ -48,7 +54,7 @@ def test_metrics_show_prints_one_row_per_family(dvc_project):
 
 def test_plots_show_draws_one_series_per_model(dvc_project):
     project = templates(dvc_project)
-    tuned = set(yaml.safe_load((project / "params.yaml").read_text())["tune"]["models"])
+    tuned = set(tuned_families(project))
     shown = show(project, "plots", "show")
     assert not shown.get("errors"), shown["errors"]
     data = shown["data"]

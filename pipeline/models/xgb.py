@@ -59,8 +59,10 @@ def _pruning_callback(hooks: FitHooks, metric_name: str, report_every: int) -> A
 def fit(model: Any, data: FitData, hooks: FitHooks, report_every: int = REPORT_EVERY) -> Any:
     """Early stopping on rows carved from the training rows; prunes when the trial's metric has an XGBoost twin."""
     X_fit, y_fit, X_es, y_es = carve_and_resample(data.X, data.y, data.sampler, data.seed)
+    # Early stopping follows the CV objective in trials and in the final refit alike (log loss has no
+    # XGBoost twin here: AUC then); pruning needs a trial.
+    metric = hooks.metric if hooks.metric in EVAL_METRIC else "roc_auc"
     prune = hooks.trial is not None and hooks.metric in EVAL_METRIC
-    metric = hooks.metric if prune else "roc_auc"
     callbacks = [_pruning_callback(hooks, EVAL_METRIC[metric], report_every)] if prune else None
     model.set_params(scale_pos_weight=resolve_pos_weight(model.get_params()["scale_pos_weight"], pos_ratio(y_fit)),
                      eval_metric=EVAL_METRIC[metric], callbacks=callbacks)

@@ -183,3 +183,12 @@ def test_space_file_level_errors(tmp_path):
     (tmp_path / "xgb.yaml").write_text("max_dept: {low: 2, high: 8}\n")
     with pytest.raises(InputError, match=r"xgb.yaml: unknown parameter\(s\) \['max_dept'\]"):
         space.load_space("xgb", tmp_path, allowed=xgb.FAMILY.params)
+
+
+def test_xgb_refit_early_stops_on_the_cv_objective_like_its_trials(data):
+    """A final refit (no trial) under tune.metric average_precision stops on aucpr, as its CV trials did."""
+    X, y, _, _ = data
+    for metric, eval_metric in (("average_precision", "aucpr"), ("roc_auc", "auc"), ("log_loss", "auc")):
+        model = one_thread(xgb.build({**GOOD["xgb"], "n_estimators": 20}, BuildContext(seed=0)))
+        fitted = xgb.fit(model, FitData(X, y, None, 0), FitHooks(metric=metric))
+        assert fitted.get_params()["eval_metric"] == eval_metric, metric
