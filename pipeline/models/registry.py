@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from pipeline.core.errors import InputError
-from pipeline.models import forest, logreg, sequence, xgb
+from pipeline.models import forest, lgbm, logreg, sequence, xgb
 from pipeline.models.family import Family
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     logreg.FAMILY,
     forest.FAMILY,
     xgb.FAMILY,
+    lgbm.FAMILY,
     sequence.FAMILY,
 )}
 
