@@ -10,11 +10,13 @@ import pytest
 
 from pipeline import predict
 from pipeline.models import store as model_store
-from pipeline.explanation.contributions import contributions
+from pipeline.explanation.contributions import contributions, explainable_families
+from pipeline.models.registry import FAMILIES as REGISTERED
+from pipeline.models.registry import get
 from pipeline.serving.scorer import Scorer
 from scoring_project import raw_test_rows, tiny_project
 
-FAMILIES = ("logreg", "forest", "xgb", "lstm")
+FAMILIES = tuple(REGISTERED)   # every family: the tiny project tunes them all (tune.models null)
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +103,14 @@ def test_chunked_scoring_equals_scoring_at_once_parquet_in_and_out(project, file
             pd.testing.assert_frame_equal(chunked, whole)
 
 
-@pytest.mark.parametrize("family", ["logreg", "forest", "xgb"])
+@pytest.mark.parametrize("family", explainable_families())
 def test_contributions_add_up_to_the_models_output(project, family):
     scorer = Scorer.load(project, family)
     X = pd.read_parquet(project / "data/features/test.parquet")[scorer.info["feature_columns"]]
     contrib, bias = contributions(family, scorer.model, X)
     total = contrib.sum(axis=1) + bias
-    p = scorer.model.predict_proba(X)[:, 1]
-    expected = p if family == "forest" else np.log(p / (1 - p))   # forest: probability space; else log-odds
+    p = get(family).predict(scorer.model, X)
+    expected = p if get(family).contribution_units == "probability" else np.log(p / (1 - p))
     np.testing.assert_allclose(total, expected, rtol=1e-5, atol=1e-5)
 
 
