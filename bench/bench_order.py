@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pipeline.models.store import load_tuned, predict_proba
-from pipeline.events.perturb import permute_times
 from pipeline.core.schema import ID, TARGET
+from pipeline.events.perturb import permute_times
 from pipeline.featurization.transform import load_transform
+from pipeline.models.store import load_tuned, predict_proba
 
 
 def scores(transform, models: dict, infos: dict, test: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import optuna
 import yaml
-
 from bench_stages import run_stage
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 from postgres_server import postgres_server  # noqa: E402
+
 from pipeline.models import FAMILIES  # noqa: E402
 from pipeline.models.space import load_space  # noqa: E402
 from pipeline.tuning.workers import WORKER, counted  # noqa: E402

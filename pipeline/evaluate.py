@@ -18,7 +18,7 @@ from pipeline.core.errors import cli, setup_logging
 from pipeline.core.params import add_params_arg, load_params
 from pipeline.evaluation.leaderboard import evaluate_models, read_truth
 from pipeline.evaluation.outputs import write_reports
-from pipeline.featurization.store import load_split   # the same loader (and row-order check) tune uses
+from pipeline.featurization.store import load_split  # the same loader (and row-order check) tune uses
 from pipeline.models.store import load_tuned
 
 log = logging.getLogger(__name__)

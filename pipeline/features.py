@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.errors import cli, setup_logging
+from pipeline.core.io import atomic_dir, write_json, write_parquet
 from pipeline.core.params import FeatureParams, add_params_arg, load_params
 from pipeline.core.persist import load_object
-from pipeline.featurization.builder import FeatureBuilder
-from pipeline.core.io import atomic_dir, write_json, write_parquet
 from pipeline.data.prepared import read_prepared_for_features
 from pipeline.events.sequences import save_sequences
+from pipeline.featurization.builder import FeatureBuilder
 from pipeline.featurization.transform import CustomerTransform, ModelInputs, save_transform
 from pipeline.preprocessing.fences import load_fences
 from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES

@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging()
-    import optuna   # after --help: a stage that only prints its flags need not load Optuna
+    import optuna  # after --help: a stage that only prints its flags need not load Optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = load_params(args.params)

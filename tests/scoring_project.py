@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from conftest import REPO, make_customers, make_events, run_stages
 
 STAGES = ["prepare", "impute", "outliers", "features", "tune", "evaluate"]

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 import yaml
-
 from conftest import REPO, run_command
+
 from pipeline.models.registry import FAMILIES
 
 PLOTS = {"roc": ("fpr", "tpr"), "precision_recall": ("recall", "precision"),

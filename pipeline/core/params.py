@@ -5,8 +5,8 @@ Each stage reads the sections it declares in dvc.yaml (`params:`), e.g. prepare 
 from __future__ import annotations
 
 import argparse
-import datetime
 import dataclasses
+import datetime
 import types
 import typing
 from dataclasses import dataclass, field

@@ -35,7 +35,7 @@ def read_sources(p: DataParams, seed: int) -> Sources:
         return Sources(customers, events, None, p, {"customers": p.customers, "events": p.events}, parse_cutoff(p.cutoff))
     if p.source != "synthetic":
         raise InputError(f"params: data.source must be one of {list(SOURCES)}, got {p.source!r}.")
-    from pipeline.data.simulator import simulate   # lazy: file users never need the simulator
+    from pipeline.data.simulator import simulate  # lazy: file users never need the simulator
 
     sim = simulate(p.synthetic, seed)
     data = dataclasses.replace(p, id_column=ID, target=SIMULATED_TARGET, positive_label=1,

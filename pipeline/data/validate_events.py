@@ -14,7 +14,16 @@ import pandas as pd
 from pipeline.core.errors import InputError, show_rows, show_values
 from pipeline.core.params import DataParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
-from pipeline.data.validate_customers import Report, blank, clean_ids, distinct, require_column, rows_where, to_numeric, to_text
+from pipeline.data.validate_customers import (
+    Report,
+    blank,
+    clean_ids,
+    distinct,
+    require_column,
+    rows_where,
+    to_numeric,
+    to_text,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 
 
 def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score   # lazy: the report reads labels only
+    from sklearn.metrics import roc_auc_score  # lazy: the report reads labels only
 
     return float(roc_auc_score(y, p))
 

@@ -17,11 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.evaluation import metrics as M
 from pipeline.core.io import atomic_dir, atomic_path, write_json
 from pipeline.core.schema import ID, TARGET
+from pipeline.evaluation import metrics as M
 from pipeline.evaluation.leaderboard import Evaluation
-
 
 log = logging.getLogger(__name__)
 

@@ -46,9 +46,21 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.core.errors import InputError
-from pipeline.events.grouping import (DAY_NS, NAT_NS, OTHER, CustomerIds, GroupedEvents, as_of_ns, fit_events,
-                                fit_vocabulary, group_events, numeric_value_columns, type_codes, value_column)
 from pipeline.core.schema import EVENT_TYPE
+from pipeline.events.grouping import (
+    DAY_NS,
+    NAT_NS,
+    OTHER,
+    CustomerIds,
+    GroupedEvents,
+    as_of_ns,
+    fit_events,
+    fit_vocabulary,
+    group_events,
+    numeric_value_columns,
+    type_codes,
+    value_column,
+)
 
 log = logging.getLogger(__name__)
 

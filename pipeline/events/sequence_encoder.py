@@ -24,9 +24,16 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from pipeline.core.errors import InputError
-from pipeline.events.grouping import (CustomerIds, GroupedEvents, fit_vocabulary, group_events,
-                                numeric_value_columns, type_codes, value_column)
 from pipeline.core.schema import EVENT_TYPE
+from pipeline.events.grouping import (
+    CustomerIds,
+    GroupedEvents,
+    fit_vocabulary,
+    group_events,
+    numeric_value_columns,
+    type_codes,
+    value_column,
+)
 from pipeline.events.sequences import FIRST_TYPE_ID, UNKNOWN, SequenceBatch
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.models import store as model_store
-from pipeline.explanation.tabular import drop, metric_value
-from pipeline.events.perturb import drop_event_type, event_types, permute_times
 from pipeline.core.schema import TARGET
+from pipeline.events.perturb import drop_event_type, event_types, permute_times
+from pipeline.explanation.tabular import drop, metric_value
 from pipeline.featurization.transform import CustomerTransform
+from pipeline.models import store as model_store
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ def drop(metric: str, baseline: float, after: float) -> float:
 
 
 class StoredModel(ClassifierMixin, BaseEstimator):
-    """A tuned model behind the sklearn API, predicting through model_store (already fitted; never refitted)."""
+    """A tuned model behind the sklearn API, predicting through the model store (already fitted; never refitted)."""
 
     def __init__(self, family: str, model: Any, feature_columns: Sequence[str]):
         self.family = family

@@ -11,9 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.events.aggregates import EventAggregator
 from pipeline.core.params import FeatureParams
 from pipeline.core.schema import ID, TARGET
+from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
 from pipeline.events.sequences import SequenceBatch
 from pipeline.featurization.static import StaticFeatures

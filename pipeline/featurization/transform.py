@@ -14,15 +14,15 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core.errors import InputError
+from pipeline.core.persist import load_object, qualified_names, save_object
 from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
+from pipeline.events.sequences import SequenceBatch
 from pipeline.featurization import static as static_features
 from pipeline.featurization.builder import FeatureBuilder
 from pipeline.preprocessing.fences import IQRBounds, apply_fences
 from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
 from pipeline.preprocessing.imputation import apply_imputer
-from pipeline.core.persist import load_object, qualified_names, save_object
-from pipeline.events.sequences import SequenceBatch
 
 
 @dataclass

@@ -16,8 +16,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import InputError
-from pipeline.models.boosting import (EARLY_STOPPING_ROUNDS, N_ESTIMATORS_MAX, REPORT_EVERY, carve_and_resample,
-                                      pos_ratio, resolve_pos_weight)
+from pipeline.models.boosting import (
+    EARLY_STOPPING_ROUNDS,
+    N_ESTIMATORS_MAX,
+    REPORT_EVERY,
+    carve_and_resample,
+    pos_ratio,
+    resolve_pos_weight,
+)
 from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params
 
 PARAMS = ("num_leaves", "max_depth", "learning_rate", "n_estimators", "min_child_samples", "subsample",

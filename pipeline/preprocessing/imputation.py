@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (makes IterativeImputer importable)
 from sklearn.impute import IterativeImputer, KNNImputer, MissingIndicator, SimpleImputer
-from sklearn.linear_model import BayesianRidge   # IterativeImputer's default estimator
+from sklearn.linear_model import BayesianRidge  # IterativeImputer's default estimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 

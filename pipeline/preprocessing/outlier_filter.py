@@ -1,9 +1,7 @@
-"""Stage outliers: IQR fences fitted on train; train rows outside are dropped or clipped, test rows only clipped.
+"""Outlier handling with IQR fences fitted on train: train rows outside are dropped or clipped, test rows only clipped.
 
-Reads   <imputed>/train.parquet, test.parquet, columns.json
-Writes  <out>/train.parquet, test.parquet, columns.json (copied, plus "fenced")
-        --fences  the train fences as JSON (pipeline.preprocessing.fences.load_fences / apply_fences reuse them for scoring)
-        --report  per column: train rows below/above the fence, test values clipped; rows before/after
+The row filter is an imblearn sampler (it acts in fit_resample only), so it can never drop a row
+that is being scored (leakage rule 4). The fences themselves live in pipeline/preprocessing/fences.py.
 """
 from __future__ import annotations
 
@@ -13,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from pipeline.core.errors import InputError
-from pipeline.preprocessing.fences import MODES, IQRBounds, apply_fences
 from pipeline.core.params import OutlierParams
-from pipeline.core.schema import ID, TARGET
+from pipeline.core.schema import TARGET
+from pipeline.preprocessing.fences import MODES, IQRBounds, apply_fences
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ def _iqr_filter(X: pd.DataFrame, y: Any, *, columns: list[str], k: float, mode: 
 
 def outlier_sampler(columns: list[str], k: float, mode: str) -> Any:
     """A sampler: acts in fit_resample only, so in a pipeline it never touches rows being scored (rule 4)."""
-    from imblearn import FunctionSampler   # lazy: the outliers stage calls the filter itself (imblearn costs ~1 s)
+    from imblearn import FunctionSampler  # lazy: the outliers stage calls the filter itself (imblearn costs ~1 s)
 
     return FunctionSampler(func=_iqr_filter, validate=False, kw_args={"columns": list(columns), "k": k, "mode": mode})
 

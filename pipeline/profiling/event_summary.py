@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.profiling.stats import describe_numeric, histogram, level_labels, share
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.profiling.stats import describe_numeric, histogram, level_labels, share
 
 log = logging.getLogger(__name__)
 

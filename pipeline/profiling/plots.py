@@ -4,11 +4,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from pipeline.presentation.svg import compact, short, style, to_svg
+from pipeline.presentation.svg import compact, short, to_svg
 
 log = logging.getLogger(__name__)
 

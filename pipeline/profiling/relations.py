@@ -14,8 +14,8 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 from sklearn.metrics import mutual_info_score, roc_auc_score
 
-from pipeline.profiling.stats import grouped_levels, level_labels, top_levels
 from pipeline.core.schema import TARGET
+from pipeline.profiling.stats import grouped_levels, level_labels, top_levels
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from pipeline.reporting.summary import METRIC_LABELS, family_labels
 from pipeline.reporting.figures import PALETTE, bar_figure, history_figure
 from pipeline.reporting.inputs import ReportInputs, data_hashes
+from pipeline.reporting.summary import METRIC_LABELS, family_labels
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.presentation.formatting import DASH, fmt_int, fmt_pct
 from pipeline.evaluation.definitions import LABELS as METRIC_LABELS
+from pipeline.presentation.formatting import DASH, fmt_int, fmt_pct
 
 log = logging.getLogger(__name__)
 

@@ -23,16 +23,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.models import store as model_store
-from pipeline.models.registry import FAMILIES, get
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import DataParams, load_params
-from pipeline.data.contract import validate_tables
 from pipeline.core.schema import ID, TIMESTAMP
-from pipeline.featurization.transform import CustomerTransform, load_transform
+from pipeline.data.contract import validate_tables
 from pipeline.data.validate_customers import columns_hint, require_column
 from pipeline.data.validate_events import apply_cutoff, parse_cutoff
+from pipeline.featurization.transform import CustomerTransform, load_transform
+from pipeline.models import store as model_store
+from pipeline.models.registry import FAMILIES, get
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import optuna
 
-from pipeline.tuning import studies
-from pipeline.tuning.cv import fit_family
-from pipeline.models.store import save_model, save_skipped
-from pipeline.tuning.objective import BUILD_PARAMS, FOLD_SCORES, THRESHOLD
 from pipeline.core.params import Params, TuneParams
 from pipeline.models.registry import get
+from pipeline.models.store import save_model, save_skipped
+from pipeline.tuning import studies
+from pipeline.tuning.cv import fit_family
+from pipeline.tuning.objective import BUILD_PARAMS, FOLD_SCORES, THRESHOLD
 from pipeline.tuning.train_data import TrainData
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from pipeline.tuning.cv import cross_validate
+from pipeline.core.params import EvaluateParams, ResampleParams
 from pipeline.evaluation.metrics import choose_threshold
 from pipeline.models.registry import get
-from pipeline.core.params import EvaluateParams, ResampleParams
+from pipeline.tuning.cv import cross_validate
 from pipeline.tuning.studies import FAIL_REASON
 from pipeline.tuning.train_data import TrainData
 

@@ -15,10 +15,9 @@ from pipeline.core.params import Params, TuneParams
 from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.models.registry import get
 from pipeline.models.space import load_space
-from pipeline.tuning import final_claim
+from pipeline.tuning import final_claim, studies
 from pipeline.tuning import objective as obj
 from pipeline.tuning import storage as stores
-from pipeline.tuning import studies
 from pipeline.tuning.cv import make_folds
 from pipeline.tuning.final_fit import final_fit, skip_family
 from pipeline.tuning.progress import Progress

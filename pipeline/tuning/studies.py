@@ -1,4 +1,4 @@
-"""Optuna studies: one study per family, pruners, summaries (the storage itself: pipeline/storage.py)."""
+"""Optuna studies: one study per family, pruners, summaries (the storage itself: pipeline/tuning/storage.py)."""
 from __future__ import annotations
 
 import logging
@@ -8,9 +8,9 @@ import optuna
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.tuning import final_claim
 from pipeline.core.errors import InputError, StageError
 from pipeline.models.registry import get
+from pipeline.tuning import final_claim
 from pipeline.tuning.workers import tally
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def open_study(storage: RDBStorage, name: str, direction: str, seed: int, pruner
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
-    """Study-wide counts; n_trials is what --trials counts (pipeline/workers.py)."""
+    """Study-wide counts; n_trials is what --trials counts (pipeline/tuning/workers.py)."""
     return tally(study.get_trials(deepcopy=False))
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline.core.schema import ID, TARGET
+from pipeline.events.sequences import SequenceBatch
 from pipeline.featurization.manifest import categorical_layout
 from pipeline.featurization.store import load_split
-from pipeline.core.schema import ID, TARGET
-from pipeline.events.sequences import SequenceBatch, load_sequences
 
 
 @dataclass

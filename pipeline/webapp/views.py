@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from pipeline.webapp import data as app
 from pipeline.core.errors import InputError
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.serving.scorer import DECILE, LABEL, PROBABILITY, RANK, Scorer
+from pipeline.webapp import data as app
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
@@ -35,8 +35,8 @@ def leaderboard(root: Path, metrics: dict[str, Any] | None) -> None:
     if metrics is None:
         st.info("No reports/metrics.json yet: run `dvc repro evaluate` for the leaderboard.")
         return
-    from pipeline.reporting.summary import leaderboard as table
     from pipeline.reporting.figures import curve_figures
+    from pipeline.reporting.summary import leaderboard as table
 
     st.subheader(f"Test-set leaderboard (best by CV {metrics['metric']}: {metrics['best']})")
     st.dataframe(table(metrics), hide_index=True)

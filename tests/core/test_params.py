@@ -3,11 +3,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from pipeline.core.errors import InputError
 from pipeline.core.params import Params, load_params
-
 
 
 def write(tmp_path: Path, data: object) -> Path:

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
+
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import load_params
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY
 from pipeline.data.contract import validate_tables
 from pipeline.data.preparation import prepare as run
 from pipeline.data.prepared import write_prepared
 from pipeline.prepare import main
-from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY
 
 ROOT = REPO
 META_KEYS = ["source", "files", "columns", "numeric", "categorical", "has_events", "has_event_type", "has_truth",

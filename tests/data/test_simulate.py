@@ -13,12 +13,22 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from pipeline import simulate as simulate_entry
-from pipeline.data import simulator as sim_mod
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
 from pipeline.core.params import SyntheticParams
-from pipeline.data.simulator import (AMOUNT, EVENT_TYPE, EVENT_TYPES, ID, TARGET, TIMESTAMP, TRUE_PROBABILITY,
-                               SimulatedData, outcome_logit, simulate)
+from pipeline.data import simulator as sim_mod
+from pipeline.data.simulator import (
+    AMOUNT,
+    EVENT_TYPE,
+    EVENT_TYPES,
+    ID,
+    TARGET,
+    TIMESTAMP,
+    TRUE_PROBABILITY,
+    SimulatedData,
+    outcome_logit,
+    simulate,
+)
 
 P = SyntheticParams(n_customers=5000)
 FEATURES = ["age", "income", "tenure_months", "monthly_fee", "support_calls", "satisfaction",

@@ -9,11 +9,10 @@ import pytest
 from sklearn.datasets import make_classification
 
 from pipeline import evaluate
-from pipeline.evaluation import leaderboard
-from pipeline.evaluation import metrics
-from pipeline.models import store as model_store
 from pipeline.core.errors import InputError
+from pipeline.evaluation import leaderboard, metrics
 from pipeline.models import forest, logreg, xgb
+from pipeline.models import store as model_store
 from pipeline.models.family import BuildContext
 
 N_TRAIN, N_BOOT, SEED = 500, 200, 7

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import hand_event_log as hand_log
 from sklearn.exceptions import NotFittedError
 
 from pipeline.core.errors import InputError
-from conftest import hand_event_log as hand_log
 from pipeline.events.aggregates import EventAggregator
 
 AS_OF = pd.Timestamp("2024-01-31")

@@ -6,9 +6,9 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import hand_event_log as hand_log
 from sklearn.exceptions import NotFittedError
 
-from conftest import hand_event_log as hand_log
 from pipeline.core.errors import InputError
 from pipeline.events.sequence_encoder import SequenceEncoder
 from pipeline.events.sequences import SequenceBatch, load_sequences, save_sequences

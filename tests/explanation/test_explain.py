@@ -13,14 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import REPO, hand_event_log, run_stages, stage_args
 from sklearn.linear_model import LogisticRegression
 from xgboost import XGBClassifier
 
-from conftest import REPO, hand_event_log, run_stages, stage_args
 from pipeline import explain
-from pipeline.explanation import tabular as explain_tabular
-from pipeline.events.perturb import drop_event_type, event_types, permute_times
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
+from pipeline.events.perturb import drop_event_type, event_types, permute_times
+from pipeline.explanation import tabular as explain_tabular
 
 SEED = 5
 CHAIN = ["prepare", "impute", "outliers", "features", "tune", "evaluate", "explain"]

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import run_stages
+
 from pipeline.core.io import read_json
 from pipeline.core.schema import ID, TARGET, TIMESTAMP
 from pipeline.events.sequences import load_sequences
@@ -113,8 +113,8 @@ def test_events_at_or_after_the_cutoff_change_nothing(chain):
 
 @pytest.mark.parametrize("variant", ["no_events", "id_and_target_only"])
 def test_contract_variants_run_through_the_chain(tmp_path, variant):
-    from pipeline.data.simulator import simulate
     from pipeline.core.params import SyntheticParams
+    from pipeline.data.simulator import simulate
 
     sim = simulate(SyntheticParams(n_customers=300, events_per_customer=10), seed=5)
     customers = sim.customers if variant == "no_events" else sim.customers[["customer_id", "churn"]]

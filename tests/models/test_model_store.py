@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
-from pipeline.models import store as model_store
 from pipeline.core.errors import InputError
-from pipeline.models import forest, logreg, xgb
-from pipeline.models.family import BuildContext
 from pipeline.events.sequences import SequenceBatch
+from pipeline.models import forest, logreg, xgb
+from pipeline.models import store as model_store
+from pipeline.models.family import BuildContext
 
 N_TRAIN = 200
 

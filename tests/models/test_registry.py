@@ -7,9 +7,9 @@ import ast
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 from sklearn.datasets import make_classification
 
-from conftest import REPO
 from pipeline.core.errors import InputError
 from pipeline.events.sequences import SequenceBatch
 from pipeline.models import registry, store

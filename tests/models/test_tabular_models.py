@@ -1,17 +1,16 @@
 """Tabular model families (logreg, forest, xgb) and the YAML search spaces they draw from."""
 import warnings
-from pathlib import Path
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from conftest import REPO
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from conftest import REPO
 from pipeline.core.errors import InputError
 from pipeline.models import boosting, forest, logreg, space, xgb
 from pipeline.models.family import BuildContext, FitData, FitHooks

@@ -13,11 +13,11 @@ import yaml
 from pandas.testing import assert_frame_equal
 
 from pipeline import impute as impute_stage
-from pipeline.core.persist import load_object, save_object
-from pipeline.preprocessing import imputation as impute
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import ImputeParams
+from pipeline.core.persist import load_object, save_object
+from pipeline.preprocessing import imputation as impute
 
 NA = np.nan
 

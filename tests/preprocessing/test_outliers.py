@@ -15,11 +15,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pipeline import outliers as outliers_stage
-from pipeline.preprocessing import outlier_filter as outliers
 from pipeline.core.errors import InputError
-from pipeline.preprocessing.fences import IQRBounds, apply_fences, load_fences
 from pipeline.core.io import read_json
 from pipeline.core.params import OutlierParams
+from pipeline.preprocessing import outlier_filter as outliers
+from pipeline.preprocessing.fences import IQRBounds, apply_fences, load_fences
 
 
 def frames() -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from pipeline import eda
-from pipeline.profiling import summary as eda_summary
 from pipeline.core.errors import EXIT_BAD_INPUT
 from pipeline.core.params import EdaParams
+from pipeline.profiling import summary as eda_summary
 
 N_TRAIN, N_TEST = 40, 10
 AS_OF = "2026-01-01T00:00:00"
@@ -46,7 +46,7 @@ def events_for(ids: list[str]) -> pd.DataFrame:
 
 def write_prepared(root: Path, *, with_events: bool = True, with_features: bool = True,
                    train: pd.DataFrame | None = None, test: pd.DataFrame | None = None) -> Path:
-    """A prepared directory as pipeline/schema.py describes it."""
+    """A prepared directory as pipeline/core/schema.py describes it."""
     root.mkdir(parents=True, exist_ok=True)
     train = customers(N_TRAIN, 0, 10) if train is None else train
     test = customers(N_TEST, 1000, 3) if test is None else test

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 from pipeline import report
-from pipeline.reporting import summary as report_data
 from pipeline.evaluation import comparison as evaluate_comparison
 from pipeline.evaluation import leaderboard
-from pipeline.evaluation import outputs as evaluate_plots
 from pipeline.evaluation import metrics as M
+from pipeline.evaluation import outputs as evaluate_plots
+from pipeline.reporting import summary as report_data
 from pipeline.reporting.figures import curve_figures
 
 N, N_BOOT, SEED = 600, 100, 3

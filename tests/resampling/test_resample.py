@@ -9,15 +9,15 @@ import pytest
 from imblearn import FunctionSampler
 from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from imblearn.pipeline import Pipeline
-from sklearn.tree import DecisionTreeClassifier
 from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.tree import DecisionTreeClassifier
 
 from pipeline import resample as resample_stage
-from pipeline.resampling import samplers as rs
-from pipeline.resampling.train_table import resample
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json, write_json, write_parquet
 from pipeline.core.params import ResampleParams
+from pipeline.resampling import samplers as rs
+from pipeline.resampling.train_table import resample
 
 MASK = np.array([False, False, True, True, True, True])   # x1, x2 continuous; flag; plan=a/b/c
 GROUPS = [[3, 4, 5]]

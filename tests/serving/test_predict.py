@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scoring_project import raw_test_rows, tiny_project
 
 from pipeline import predict
-from pipeline.models import store as model_store
 from pipeline.explanation.contributions import contributions, explainable_families
+from pipeline.models import store as model_store
 from pipeline.models.registry import FAMILIES as REGISTERED
 from pipeline.models.registry import get
 from pipeline.serving.scorer import Scorer
-from scoring_project import raw_test_rows, tiny_project
 
 FAMILIES = tuple(REGISTERED)   # every family: the tiny project tunes them all (tune.models null)
 

@@ -10,11 +10,11 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import run_stages
+
 from pipeline import tune
-from pipeline.tuning import cv
 from pipeline.models.registry import FAMILIES
+from pipeline.tuning import cv
 from pipeline.tuning.train_data import load_train
 
 FAST = ["--trials", "2", "--folds", "3", "--no-resume"]
@@ -156,8 +156,8 @@ def test_test_labels_cannot_change_tuning(features, tmp_path):
 
 
 def test_lstm_is_skipped_with_a_reason_without_events(tmp_path):
-    from pipeline.data.simulator import simulate
     from pipeline.core.params import SyntheticParams
+    from pipeline.data.simulator import simulate
 
     sim = simulate(SyntheticParams(n_customers=200), seed=2)
     sim.customers.to_csv(tmp_path / "customers.csv", index=False)

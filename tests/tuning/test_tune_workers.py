@@ -14,11 +14,11 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-
 from conftest import REPO, run_stages
-from pipeline.tuning import storage as stores
+
 from pipeline import tune
 from pipeline.core.errors import InputError, StageError
+from pipeline.tuning import storage as stores
 from pipeline.tuning.objective import BUILD_PARAMS
 from pipeline.tuning.workers import RETRY_HISTORY, WORKER, counted, tally
 

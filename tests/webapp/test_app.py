@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_customers
+from scoring_project import raw_test_rows, tiny_project
 from streamlit.testing.v1 import AppTest
 
-from conftest import make_customers
 from pipeline import predict
 from pipeline.webapp.data import ROOT_ENV, project_root
-from scoring_project import raw_test_rows, tiny_project
 
 APP = str(__import__("pipeline.app", fromlist=["x"]).__file__)
 
