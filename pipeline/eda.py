@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import cli, setup_logging
 from pipeline.core.io import write_json, write_text
 from pipeline.core.params import add_params_arg, load_params
@@ -32,8 +32,7 @@ HELP = {"prepared": "the prepare stage's output directory", "html": "the page to
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.eda", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    for flag, default in PATHS.items():
-        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"{HELP[flag]} (default: {default})")
+    add_path_args(parser, PATHS, HELP)
     return parser.parse_args(argv)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import cli, setup_logging
 from pipeline.core.io import atomic_dir, write_json, write_parquet
 from pipeline.core.params import FeatureParams, add_params_arg, load_params
@@ -57,8 +58,7 @@ def write_features(out: Path, transform: CustomerTransform, train: ModelInputs, 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m pipeline.features", description=__doc__.split("\n\n")[0])
     add_params_arg(ap)
-    for flag, default in PATHS.items():
-        ap.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"(default: {default})")
+    add_path_args(ap, PATHS)
     return ap.parse_args(argv)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import cli, setup_logging
 from pipeline.core.io import write_json
 from pipeline.core.params import add_params_arg, load_params
@@ -26,8 +26,7 @@ PATHS = {"imputed": "data/interim/imputed", "out": "data/interim/filtered", "fen
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.outliers", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    for flag, default in PATHS.items():
-        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"(default: {default})")
+    add_path_args(parser, PATHS)
     return parser.parse_args(argv)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import cli, setup_logging
 from pipeline.core.params import add_params_arg, load_params
 from pipeline.data.preparation import prepare
@@ -17,13 +17,13 @@ from pipeline.data.prepared import write_prepared
 
 log = logging.getLogger(__name__)
 
-OUT = Path("data/interim/prepared")
+PATHS = {"out": "data/interim/prepared"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.prepare", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    parser.add_argument("--out", type=Path, default=OUT, help=f"output directory (default: {OUT})")
+    add_path_args(parser, PATHS, {"out": "output directory"})
     return parser.parse_args(argv)
 
 

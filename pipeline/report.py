@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.core.io import write_text
 from pipeline.core.params import add_params_arg
@@ -31,13 +32,9 @@ INPUTS = {"plots": "reports/plots", "tune": "reports/tune.json", "explain": "rep
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.report", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    parser.add_argument("--metrics", type=Path, default=Path("reports/metrics.json"),
-                        help="the one required input (default: reports/metrics.json)")
-    for flag, default in INPUTS.items():
-        parser.add_argument(f"--{flag}", type=Path, default=Path(default),
-                            help=f"(default: {default}; a missing file shows as 'not available')")
-    parser.add_argument("--out", type=Path, default=Path("reports/index.html"),
-                        help="the page to write (default: reports/index.html)")
+    add_path_args(parser, {"metrics": "reports/metrics.json"}, {"metrics": "the one required input"})
+    add_path_args(parser, INPUTS, dict.fromkeys(INPUTS, "a missing file shows as 'not available'"))
+    add_path_args(parser, {"out": "reports/index.html"}, {"out": "the page to write"})
     return parser.parse_args(argv)
 
 

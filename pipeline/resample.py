@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.core.io import read_json, read_table, write_json, write_parquet
 from pipeline.core.params import add_params_arg, load_params
@@ -25,8 +25,7 @@ PATHS = {"features": "data/features", "out": "data/resampled/train.parquet", "re
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.resample", description=__doc__.splitlines()[0])
     add_params_arg(parser)
-    for flag, default in PATHS.items():
-        parser.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"(default: {default})")
+    add_path_args(parser, PATHS)
     return parser.parse_args(argv)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-from pathlib import Path
 
+from pipeline.core.cli import add_path_args
 from pipeline.core.errors import StageError, cli, setup_logging
 from pipeline.core.io import write_json
 from pipeline.core.params import add_params_arg, load_params
@@ -36,8 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m pipeline.tune", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     add_params_arg(ap)
-    for flag, default in PATHS.items():
-        ap.add_argument(f"--{flag}", type=Path, default=Path(default), help=f"{HELP[flag]} (default: {default})")
+    add_path_args(ap, PATHS, HELP)
     flags = ap.add_argument_group("overrides of params.yaml tune.* (for ad-hoc runs; dvc repro passes none)")
     flags.add_argument("--trials", type=int, help="trials per family, study-wide (all workers together)")
     flags.add_argument("--timeout", type=float, help="hard wall-clock budget in seconds, final fits included (0: none)")

@@ -107,9 +107,28 @@ def check_params(family: str, params: Mapping[str, Any], allowed: tuple[str, ...
         raise ValueError(f"{family} got unknown parameter(s) {unknown}; expected a subset of {list(allowed)}.")
 
 
-def fit_with_sampler(model: Any, data: FitData) -> Any:
-    """scikit-learn families: resample the training rows (imblearn Pipeline), then fit; returns the model."""
+def fit_with_sampler(model: Any, data: FitData, hooks: FitHooks) -> Any:
+    """scikit-learn families: resample the training rows (imblearn Pipeline, SMOTE inside the fold: leakage
+    rule 3), then fit; no learning curve to report (cross-validation reports per fold instead)."""
     from imblearn.pipeline import Pipeline
 
     steps = ([("sampler", data.sampler)] if data.sampler is not None else []) + [("model", model)]
     return Pipeline(steps).fit(data.X, data.y)[-1]
+
+
+def predict_positive(model: Any, X: Any) -> np.ndarray:
+    """P(class 1) from a scikit-learn-API classifier."""
+    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+
+
+def skops_storage(file: str, trusted: tuple[str, ...], what: str) -> tuple[Callable, Callable]:
+    """(save, load) of a scikit-learn model as one skops file that loads only the `trusted` types."""
+    from pipeline.core.persist import load_object, save_object
+
+    def save(model: Any, directory: Path) -> None:
+        save_object(model, directory / file)
+
+    def load(directory: Path, device: str) -> Any:
+        return load_object(directory / file, trusted, what)
+
+    return save, load

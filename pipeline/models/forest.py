@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,8 +9,8 @@ import pandas as pd
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.ensemble import RandomForestClassifier
 
-from pipeline.core.persist import load_object, qualified_names, save_object
-from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params, fit_with_sampler
+from pipeline.core.persist import qualified_names
+from pipeline.models.family import BuildContext, Family, check_params, fit_with_sampler, predict_positive, skops_storage
 
 PARAMS = ("n_estimators", "max_depth", "min_samples_leaf", "max_features", "class_weight")
 MIN_CHUNK_ROWS = 2000   # below this, splitting rows over threads costs more than it saves
@@ -52,23 +51,6 @@ def build(params: dict[str, Any], ctx: BuildContext) -> DeterministicRandomFores
     return DeterministicRandomForest(**params, random_state=ctx.seed, n_jobs=-1)
 
 
-def fit(model: Any, data: FitData, hooks: FitHooks) -> Any:
-    """Resample the training rows (SMOTE inside the fold, leakage rule 3), then fit; no learning curve."""
-    return fit_with_sampler(model, data)
-
-
-def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
-
-
-def save(model: Any, directory: Path) -> None:
-    save_object(model, directory / MODEL_FILE)
-
-
-def load(directory: Path, device: str) -> Any:
-    return load_object(directory / MODEL_FILE, TRUSTED_TYPES, "forest model")
-
-
 def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Saabas decision-path contributions, in probability space: along each tree's path every split adds
     (child value - parent value) to its feature; averaged over trees, bias + contributions = P(class 1)."""
@@ -95,6 +77,7 @@ def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return total / n, np.full(len(X), bias / n)
 
 
-FAMILY = Family(name="forest", label="Random forest", inputs="tabular", params=PARAMS, build=build, fit=fit,
-                predict=predict, save=save, load=load, explain="permutation", contributions=contributions,
-                contribution_units="probability")
+save, load = skops_storage(MODEL_FILE, TRUSTED_TYPES, "forest model")
+FAMILY = Family(name="forest", label="Random forest", inputs="tabular", params=PARAMS, build=build,
+                fit=fit_with_sampler, predict=predict_positive, save=save, load=load, explain="permutation",
+                contributions=contributions, contribution_units="probability")

@@ -10,14 +10,20 @@ choice and translate it here, so `build` never passes the deprecated argument.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.core.persist import load_object, save_object
-from pipeline.models.family import BuildContext, Family, FitData, FitHooks, Space, check_params, fit_with_sampler
+from pipeline.models.family import (
+    BuildContext,
+    Family,
+    Space,
+    check_params,
+    fit_with_sampler,
+    predict_positive,
+    skops_storage,
+)
 from pipeline.models.space import suggest, suggest_param
 
 PARAMS = ("penalty", "C", "l1_ratio", "class_weight", "max_iter")
@@ -66,29 +72,13 @@ def build(params: dict[str, Any], ctx: BuildContext) -> Any:
     )
 
 
-def fit(model: Any, data: FitData, hooks: FitHooks) -> Any:
-    """Resample the training rows (SMOTE inside the fold, leakage rule 3), then fit; no learning curve."""
-    return fit_with_sampler(model, data)
-
-
-def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
-
-
-def save(model: Any, directory: Path) -> None:
-    save_object(model, directory / MODEL_FILE)
-
-
-def load(directory: Path, device: str) -> Any:
-    return load_object(directory / MODEL_FILE, TRUSTED_TYPES, "logreg model")
-
-
 def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Coefficient x input, exact in log-odds space (the inputs are the standardised features)."""
     coef = np.asarray(model.coef_[0], dtype=np.float64)
     return X.to_numpy(np.float64) * coef, np.full(len(X), float(model.intercept_[0]))
 
 
-FAMILY = Family(name="logreg", label="Logistic regression", inputs="tabular", params=PARAMS, build=build, fit=fit,
-                predict=predict, save=save, load=load, suggest=search_space, explain="coefficients",
-                contributions=contributions, contribution_units="log-odds")
+save, load = skops_storage(MODEL_FILE, TRUSTED_TYPES, "logreg model")
+FAMILY = Family(name="logreg", label="Logistic regression", inputs="tabular", params=PARAMS, build=build,
+                fit=fit_with_sampler, predict=predict_positive, save=save, load=load, suggest=search_space,
+                explain="coefficients", contributions=contributions, contribution_units="log-odds")

@@ -24,7 +24,7 @@ from pipeline.models.boosting import (
     pos_ratio,
     resolve_pos_weight,
 )
-from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params
+from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params, predict_positive
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,6 @@ def fit(model: Any, data: FitData, hooks: FitHooks, report_every: int = REPORT_E
     return model
 
 
-def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
-
-
 def save(model: Any, directory: Path) -> None:
     from xgboost import XGBClassifier
 
@@ -114,6 +110,6 @@ def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 FAMILY = Family(name="xgb", label="XGBoost", inputs="tabular", params=PARAMS, build=build, fit=fit,
-                predict=predict, save=save, load=load, reports_steps=True,
+                predict=predict_positive, save=save, load=load, reports_steps=True,
                 # a slow learning rate always looks worse early: 200 rounds before the median pruner may stop it
                 warmup_steps=200, explain="permutation", contributions=contributions, contribution_units="log-odds")
