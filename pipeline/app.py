@@ -12,7 +12,7 @@ from __future__ import annotations
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.serving.scorer import META, METRICS, TUNED
-from pipeline.webapp.data import fitted_families, project_root
+from pipeline.webapp.content import fitted_families, project_root
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pipeline.core.params import ExplainParams
 from pipeline.core.schema import ID, TARGET
 from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.explanation import tabular as tab
-from pipeline.explanation.sequence import sequence_effects
+from pipeline.explanation.event_effects import sequence_effects
 from pipeline.featurization.transform import CustomerTransform, load_transform
 from pipeline.models.registry import FAMILIES, get
 from pipeline.models.store import feature_columns

@@ -35,7 +35,7 @@ EVAL_SET_NAME = "validation_0"  # the name XGBClassifier.fit gives the first eva
 MODEL_FILE = "model.ubj"
 
 
-def build(params: dict[str, Any], ctx: BuildContext, early_stopping_rounds: int | None = EARLY_STOPPING_ROUNDS) -> Any:
+def build(params: dict[str, Any], ctx: BuildContext) -> Any:
     """An unfitted XGBClassifier; scale_pos_weight may stay 'balanced' / 'sqrt' until fit sees its rows."""
     from xgboost import XGBClassifier
 
@@ -45,7 +45,7 @@ def build(params: dict[str, Any], ctx: BuildContext, early_stopping_rounds: int 
     # hist is deterministic on CPU for a fixed seed (row/column subsampling is seeded); "cuda"
     # runs the same algorithm on the GPU, where float summation order may differ slightly.
     return XGBClassifier(**kwargs, tree_method="hist", device=ctx.device, random_state=ctx.seed,
-                         early_stopping_rounds=early_stopping_rounds, eval_metric="auc")
+                         early_stopping_rounds=EARLY_STOPPING_ROUNDS, eval_metric="auc")
 
 
 def _pruning_callback(hooks: FitHooks, metric_name: str, report_every: int) -> Any:

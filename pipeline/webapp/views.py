@@ -1,6 +1,6 @@
 """The Streamlit views of pipeline/app.py: leaderboard + curves, customer lookup, file upload.
 
-Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.webapp.data and
+Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.webapp.content and
 pipeline.serving.scorer, so it is testable without a browser. Each view keeps what it showed in
 st.session_state ("lookup", "upload_scores") for tests and for a download.
 """
@@ -16,7 +16,7 @@ import streamlit as st
 from pipeline.core.errors import InputError
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.serving.scorer import DECILE, LABEL, PROBABILITY, RANK, Scorer
-from pipeline.webapp import data as app
+from pipeline.webapp import content as app
 
 
 @st.cache_resource(show_spinner="Loading the model ...")

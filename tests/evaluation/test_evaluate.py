@@ -41,7 +41,8 @@ def fitted():
     models = {"logreg": logreg.build({"C": 1.0}, BuildContext(0)).fit(train[COLUMNS], shuffled),
               "forest": forest.build({"n_estimators": 10, "max_depth": 3}, BuildContext(0)).set_params(n_jobs=1)
               .fit(train[COLUMNS], train["target"]),
-              "xgb": xgb.build({"n_estimators": 20, "max_depth": 3, "scale_pos_weight": 1.0}, BuildContext(0), early_stopping_rounds=None)
+              "xgb": xgb.build({"n_estimators": 20, "max_depth": 3, "scale_pos_weight": 1.0}, BuildContext(0))
+              .set_params(early_stopping_rounds=None)
               .set_params(n_jobs=1).fit(train[COLUMNS], train["target"])}
     return test, models
 

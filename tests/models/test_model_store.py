@@ -32,7 +32,8 @@ def tabular(family, data):
     elif family == "forest":
         model = forest.build({"n_estimators": 10, "max_depth": 4}, BuildContext(seed=0)).set_params(n_jobs=1)
     else:
-        model = xgb.build({"n_estimators": 20, "max_depth": 3}, BuildContext(seed=0), early_stopping_rounds=None)
+        model = xgb.build({"n_estimators": 20, "max_depth": 3}, BuildContext(seed=0))
+        model.set_params(early_stopping_rounds=None)
         model.set_params(n_jobs=1, scale_pos_weight=1.0)
     return model.fit(X, y[:N_TRAIN])
 

@@ -108,7 +108,8 @@ def test_xgb_early_stops_on_rows_carved_from_training(data):
     model = xgb.fit(one_thread(xgb.build(params, BuildContext(seed=0))), FitData(X, y, None, 0), FitHooks())
     best = model.best_iteration
     assert best < boosting.N_ESTIMATORS_MAX - 1 and model.get_params()["callbacks"] is None
-    refit = one_thread(xgb.build({**params, "n_estimators": best + 1}, BuildContext(seed=0), early_stopping_rounds=None))
+    refit = one_thread(xgb.build({**params, "n_estimators": best + 1}, BuildContext(seed=0)))
+    refit.set_params(early_stopping_rounds=None)
     refit.set_params(scale_pos_weight=1.0).fit(X_fit, y_fit)
     assert refit.get_booster().num_boosted_rounds() == best + 1
 

@@ -12,7 +12,7 @@ from scoring_project import raw_test_rows, tiny_project
 from streamlit.testing.v1 import AppTest
 
 from pipeline import predict
-from pipeline.webapp.data import ROOT_ENV, project_root
+from pipeline.webapp.content import ROOT_ENV, project_root
 
 APP = str(__import__("pipeline.app", fromlist=["x"]).__file__)
 
