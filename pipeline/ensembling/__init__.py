@@ -1,0 +1,1 @@
+"""Greedy ensemble selection and probability calibration on out-of-fold predictions."""
