@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                        f"(else ${stores.ENV_VAR}, else tune.storage)")
     flags.add_argument("--study-name", help="study name prefix shared by all workers (studies are NAME-<family>)")
     flags.add_argument("--n-jobs", type=int, help="parallel trials in this process")
+    flags.add_argument("--race", action=argparse.BooleanOptionalAction, default=None,
+                       help="stop families clearly behind the leader (default) or give every family its trials")
     flags.add_argument("--seed", type=int, help="overrides params seed (folds, samplers, models)")
     flags.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                        help="continue existing studies (default) or delete and start afresh")

@@ -26,8 +26,10 @@ def show(project: Path, *args: str) -> dict:
 
 
 def tuned_families(project: Path) -> list[str]:
-    """tune.models of the project, or every registered family when it is null (the default)."""
-    return yaml.safe_load((project / "params.yaml").read_text())["tune"]["models"] or list(FAMILIES)
+    """tune.models of the project (or every registered family when it is null, the default), plus the
+    ensemble tune blends from them."""
+    families = yaml.safe_load((project / "params.yaml").read_text())["tune"]["models"] or list(FAMILIES)
+    return [*families, *(["ensemble"] if (project / "models/tuned/ensemble/info.json").is_file() else [])]
 
 
 def templates(project: Path) -> Path:
@@ -42,6 +44,7 @@ def test_metrics_show_prints_one_row_per_family(dvc_project):
     tuned = tuned_families(dvc_project)
     rows = {Path(path).stem: entry["data"] for path, entry in shown.items()}
     assert set(rows) == {*tuned, "oracle"} and all(Path(p).parent.name == "summary" for p in shown)
+    assert "ensemble" in tuned   # five families tuned: the blend is a model of its own
     metrics = json.loads((dvc_project / "reports" / "metrics.json").read_text())
     for family in tuned:
         assert rows[family] == {"rank": metrics["ranking"].index(family) + 1,

@@ -113,6 +113,7 @@ class TuneParams:
     storage: str | None = None            # Optuna RDB URL ($OPTUNA_STORAGE wins over it); default sqlite optuna/studies.db
     study_name: str | None = None         # prefix of the per-family studies; default "customer-automl"
     n_jobs: int = 1                       # parallel trials in this process
+    race: bool = True                     # stop tuning families clearly behind the leader (pipeline/tuning/allocator.py)
     resume: bool = True                   # continue existing studies (False: start them afresh)
     device: str = "auto"                  # auto | cpu | cuda (xgb and the sequence model)
     pruner: str = "median"                # median | hyperband | none

@@ -23,7 +23,7 @@ from pipeline.evaluation.comparison import comparison
 from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.events.sequences import SequenceBatch
 from pipeline.models.registry import position
-from pipeline.models.store import predict_proba
+from pipeline.models.store import predict_calibrated
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,9 @@ def rank_by_cv(infos: dict[str, dict[str, Any]]) -> tuple[list[str], str]:
 
 
 def score(test: pd.DataFrame, seq: SequenceBatch | None, info: dict[str, Any], model: Any) -> tuple[np.ndarray, float]:
-    """P(target=1) for every test row, and the seconds predict took."""
+    """Calibrated P(target=1) for every test row (what predict reports), and the seconds predict took."""
     start = time.perf_counter()
-    p = predict_proba(info["family"], model, test, seq, info.get("static_columns", ()), info.get("feature_columns"))
+    p = predict_calibrated(info, model, test, seq)
     return p, time.perf_counter() - start
 
 

@@ -87,6 +87,12 @@ def _point(metric: str, y: np.ndarray, p: np.ndarray) -> float:
     return float(METRICS[metric](np.ones((1, len(y))), y, p)[0])
 
 
+def point(metric: str, y: Any, p: Any) -> float:
+    """One metric on one set of scores, numpy only: about 10x faster than scikit-learn's scorers, which
+    matters where they are called hundreds of times (greedy ensemble selection)."""
+    return _point(metric, np.asarray(y, dtype=float), np.asarray(p, dtype=float))
+
+
 def _resample_weights(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """Blocks of bootstrap resamples as (block, n) counts: how often each customer was drawn."""
     rng = np.random.default_rng(seed)

@@ -24,11 +24,10 @@ def _scorer(transform: CustomerTransform, customers: pd.DataFrame, info: dict[st
             metric: str):
     """events -> test metric of the sequence model on `customers` (through the saved transform)."""
     y = customers[TARGET].to_numpy().astype(int)
-    static = info.get("static_columns", ())
 
     def score(events: pd.DataFrame) -> float:
         inputs = transform.transform(customers, events)
-        p = model_store.predict_proba(info["family"], model, inputs.matrix, inputs.sequences, static)
+        p = model_store.predict_calibrated(info, model, inputs.matrix, inputs.sequences)   # as evaluate scores it
         return metric_value(metric, y, p)
 
     return score

@@ -44,8 +44,9 @@ def with_trait(explain: str) -> list[str]:
 
 
 def first_with(explain: str, families: Any) -> str | None:
-    """The first of `families` (best by CV first, when a ranking) whose explanation is `explain`."""
-    return next((f for f in families if get(f).explain == explain), None)
+    """The first of `families` (best by CV first, when a ranking) whose explanation is `explain`; the ensemble
+    is not a family (it blends them), so the best family of that kind is explained instead."""
+    return next((f for f in families if f in FAMILIES and get(f).explain == explain), None)
 
 
 def _skip_reason(families: list[str], infos: dict[str, dict[str, Any]]) -> str:
@@ -68,7 +69,8 @@ def explain(test: pd.DataFrame, infos: dict[str, dict[str, Any]], models: dict[s
         out["skipped"]["permutation"] = f"no family with permutation importance ({', '.join(with_trait('permutation'))}) was tuned"
     else:
         X = test[_columns(permuted, infos[permuted], models[permuted], test)]
-        out["permutation"] = tab.permutation(permuted, models[permuted], X, y, metric, p.n_repeats, seed)
+        out["permutation"] = tab.permutation(permuted, models[permuted], X, y, metric, p.n_repeats, seed,
+                                             infos[permuted].get("calibration"))
     if (linear := first_with("coefficients", models)) is not None:
         columns = _columns(linear, infos[linear], models[linear], test)
         out["coefficients"] = tab.coefficients(models[linear], columns, family=linear)

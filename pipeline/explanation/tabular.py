@@ -33,28 +33,30 @@ def drop(metric: str, baseline: float, after: float) -> float:
 class StoredModel(ClassifierMixin, BaseEstimator):
     """A tuned model behind the sklearn API, predicting through the model store (already fitted; never refitted)."""
 
-    def __init__(self, family: str, model: Any, feature_columns: Sequence[str]):
+    def __init__(self, family: str, model: Any, feature_columns: Sequence[str], calibration: dict | None = None):
         self.family = family
         self.model = model
         self.feature_columns = feature_columns
+        self.calibration = calibration   # info.json's: the drops are measured on the probabilities evaluate scores
 
     def fit(self, X: Any, y: Any = None) -> StoredModel:
         raise TypeError("StoredModel wraps a tuned model: it is only scored, never fitted.")
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = model_store.predict_proba(self.family, self.model, X, feature_columns=self.feature_columns)
+        info = {"family": self.family, "feature_columns": self.feature_columns, "calibration": self.calibration}
+        p = model_store.predict_calibrated(info, self.model, X)
         return np.column_stack([1.0 - p, p])
 
 
 def permutation(family: str, model: Any, X: pd.DataFrame, y: np.ndarray, metric: str,
-                n_repeats: int, seed: int) -> dict[str, Any]:
+                n_repeats: int, seed: int, calibration: dict | None = None) -> dict[str, Any]:
     """Permutation importance of every feature on the given (test) rows, most important first."""
     sign = OBJECTIVES[metric].sign
 
     def scorer(estimator: StoredModel, X_: pd.DataFrame, y_: np.ndarray) -> float:
         return sign * metric_value(metric, y_, estimator.predict_proba(X_)[:, 1])
 
-    wrapped = StoredModel(family, model, list(X.columns))
+    wrapped = StoredModel(family, model, list(X.columns), calibration)
     result = permutation_importance(wrapped, X, y, scoring=scorer, n_repeats=n_repeats, random_state=seed, n_jobs=1)
     features = [{"feature": str(name), "mean": float(m), "std": float(s)}
                 for name, m, s in zip(X.columns, result.importances_mean, result.importances_std)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,8 @@ class BuildContext:
     seed: int
     device: str = "cpu"          # concrete device ("cpu" | "cuda") for xgb, lightgbm and the sequence model
     max_epochs: int = 20         # the sequence model's epoch cap (tune.lstm_max_epochs)
+    threads: int = -1            # threads a fit may use (-1: all cores); parallel trials share the cores
+    n_features: int = 0          # columns of the matrix it will be fitted on (0: unknown)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,18 @@ class FitHooks:
         return self.deadline is not None and time.monotonic() > self.deadline
 
 
+def stop_at_deadline(hooks: FitHooks) -> bool:
+    """For fits with a learning curve, at the time budget's end: a trial is pruned (raises), a final
+    refit should stop and keep what it has (True)."""
+    if not hooks.out_of_time():
+        return False
+    if hooks.final or hooks.trial is None:
+        return True
+    import optuna
+
+    raise optuna.TrialPruned("stopped: time budget reached")
+
+
 def _fitted_names(model: Any) -> list[str] | None:
     """The columns a scikit-learn-API model was fitted with (None when fitted on a bare array)."""
     names = getattr(model, "feature_names_in_", None)
@@ -90,6 +104,15 @@ class Family:
     contributions: Callable[[Any, pd.DataFrame], tuple[np.ndarray, np.ndarray]] | None = None  # predict --explain
     contribution_units: str | None = None        # what the contributions add up to: "log-odds" | "probability"
     variant_param: str | None = None             # a tuned choice worth naming in labels (the recurrent cell)
+    balanced: Mapping[str, Any] = field(default_factory=dict)   # build params meaning "reweight the classes"
+    start_points: tuple[Mapping[str, Any], ...] = ()   # strong, cheap configurations every new study tries first
+    start_order: int = 50                        # the race runs start points cheapest family first (lower first)
+
+    @property
+    def space_params(self) -> tuple[str, ...]:
+        """What configs/<name>.yaml may tune: build's params, plus the `imbalance` choice of the tabular
+        families (resolved before build: pipeline/tuning/imbalance.py)."""
+        return (*self.params, "imbalance") if self.inputs == "tabular" else self.params
 
     @property
     def space_file(self) -> str:

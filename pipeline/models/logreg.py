@@ -29,6 +29,7 @@ from pipeline.models.space import suggest, suggest_param
 PARAMS = ("penalty", "C", "l1_ratio", "class_weight", "max_iter")
 PENALTY_L1_RATIO = {"l2": 0.0, "l1": 1.0}   # elasticnet takes its tuned l1_ratio
 DEFAULT_L1_RATIO = 0.5                      # elasticnet with no l1_ratio in the space
+NEWTON_MAX_FEATURES = 1000                  # above this many columns the Newton Hessian costs more than lbfgs
 SAGA_TOL = 1e-3                             # saga's default 1e-4 costs minutes on 20k rows for no AUC gain
 MAX_ITER = 1000                             # saga on standardised features converges in tens to hundreds of epochs
 CONDITIONAL = ("l1_ratio",)
@@ -61,8 +62,10 @@ def build(params: dict[str, Any], ctx: BuildContext) -> Any:
     check_params("logreg", params, PARAMS)
     l1_ratio = l1_ratio_for(params)
     return LogisticRegression(
-        # lbfgs is an order of magnitude faster for pure l2; only l1/elasticnet need saga.
-        solver="lbfgs" if l1_ratio == 0 else "saga",
+        # Pure l2: newton-cholesky converges in a handful of exact Newton steps (0.17 s on 16k x 68 against
+        # 0.8 s for lbfgs and minutes for saga); its d x d Hessian is cheap while d is small, else lbfgs.
+        # Only l1/elasticnet need saga.
+        solver=("newton-cholesky" if ctx.n_features <= NEWTON_MAX_FEATURES else "lbfgs") if l1_ratio == 0 else "saga",
         tol=1e-4 if l1_ratio == 0 else SAGA_TOL,
         C=float(params.get("C", 1.0)),
         l1_ratio=l1_ratio,
@@ -81,4 +84,8 @@ def contributions(model: Any, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 save, load = skops_storage(MODEL_FILE, TRUSTED_TYPES, "logreg model")
 FAMILY = Family(name="logreg", label="Logistic regression", inputs="tabular", params=PARAMS, build=build,
                 fit=fit_with_sampler, predict=predict_positive, save=save, load=load, suggest=search_space,
-                explain="coefficients", contributions=contributions, contribution_units="log-odds")
+                explain="coefficients", contributions=contributions, contribution_units="log-odds",
+                balanced={"class_weight": "balanced"},
+                # lbfgs l2 at the default and at a stronger penalty: a second each on 20k rows.
+                start_order=0, start_points=({"penalty": "l2", "C": 1.0, "imbalance": "none"},
+                              {"penalty": "l2", "C": 0.05, "imbalance": "none"}))

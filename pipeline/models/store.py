@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,14 @@ from pipeline.models.registry import get, position
 log = logging.getLogger(__name__)
 
 INFO_FILE = "info.json"
+ENSEMBLE = "ensemble"   # models/tuned/ensemble/: info.json only (members, weights); the models are the members'
+
+
+@dataclass
+class Blend:
+    """A loaded ensemble: the members' fitted models (with their info.json) and the blend weights."""
+    members: dict[str, tuple[Any, dict[str, Any]]]
+    weights: dict[str, float]
 
 
 def save_model(family: str, model: Any, directory: str | Path, info: dict[str, Any] | None = None) -> Path:
@@ -45,6 +54,13 @@ def save_skipped(family: str, directory: str | Path, reason: str) -> Path:
     return Path(directory)
 
 
+def save_ensemble(directory: str | Path, info: dict[str, Any]) -> Path:
+    """The ensemble's record (members, weights, CV, calibrator, threshold), replaced atomically."""
+    with atomic_dir(directory) as tmp:
+        write_json(info, tmp / INFO_FILE)
+    return Path(directory)
+
+
 def read_info(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / INFO_FILE
     if not path.is_file():
@@ -54,11 +70,24 @@ def read_info(directory: str | Path) -> dict[str, Any]:
 
 def load_model(family: str, directory: str | Path, device: str = "cpu") -> Any:
     """The fitted model saved by `save_model`; `device` applies to the GPU-capable families (CPU: reproducible)."""
-    fam = get(family)
     directory = Path(directory)
     if not directory.is_dir():
         raise InputError(f"{directory}: no saved {family} model there.")
-    return fam.load(directory, device)
+    if family == ENSEMBLE:
+        return _load_blend(directory, device)
+    return get(family).load(directory, device)
+
+
+def _load_blend(directory: Path, device: str) -> Blend:
+    """The members are the sibling family directories the ensemble's info.json names."""
+    weights = read_info(directory)["members"]
+    members = {}
+    for f, w in weights.items():
+        info = read_info(directory.parent / f)
+        if "skipped" in info:
+            raise InputError(f"{directory}: ensemble member {f} has no fitted model ({info['skipped']}); rerun tune.")
+        members[f] = (load_model(f, directory.parent / f, device), info)
+    return Blend(members, {f: float(w) for f, w in weights.items()})
 
 
 def load_tuned(models_dir: str | Path, device: str = "cpu") -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
@@ -103,8 +132,29 @@ def predict_proba(family: str, model: Any, X: pd.DataFrame, seq: SequenceBatch |
                   static_columns: Sequence[str] = (), feature_columns: Sequence[str] | None = None) -> np.ndarray:
     """P(class 1) per row of X. Tabular: X's columns in the model's fitted order (else `feature_columns`).
     Sequence: `seq` (rows aligned with X) plus X[static_columns] as the static features."""
+    if isinstance(model, Blend):
+        return sum(w * predict_proba(f, model.members[f][0], X, seq, model.members[f][1].get("static_columns", ()),
+                                     model.members[f][1].get("feature_columns"))
+                   for f, w in model.weights.items())
     fam = get(family)
     return fam.predict(model, model_inputs(fam, model, X, seq, static_columns, feature_columns))
+
+
+def reads_sequences(family: str, model: Any) -> bool:
+    """Whether scoring this model needs the event sequences (a sequence family, or a blend holding one)."""
+    if isinstance(model, Blend):
+        return any(get(f).inputs == "sequence" for f in model.members)
+    return get(family).inputs == "sequence"
+
+
+def predict_calibrated(info: dict[str, Any], model: Any, X: pd.DataFrame, seq: SequenceBatch | None = None) -> np.ndarray:
+    """The probability the pipeline reports: the model's score through the calibrator tune fitted on its
+    out-of-fold scores (info.json "calibration"; none for models tuned before calibration existed)."""
+    from pipeline.ensembling.calibration import Calibrator
+
+    p = predict_proba(info["family"], model, X, seq, info.get("static_columns", ()), info.get("feature_columns"))
+    calibration = info.get("calibration")
+    return p if calibration is None else Calibrator.from_dict(calibration).apply(p)
 
 
 def _sequence_inputs(fam: Family, model: Any, X: pd.DataFrame, seq: SequenceBatch | None,

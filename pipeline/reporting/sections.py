@@ -50,7 +50,30 @@ def tuning(tune: dict[str, Any] | None, ranking: list[str]) -> tuple[dict[str, A
                          "failures": failures, "params": info.get("params") or {},
                          "has_history": f"history-{i}" in figures, "has_importance": bool(importances)})
     return {"available": True, "metric": metric, "folds": tune.get("folds"), "seed": tune.get("seed"),
-            "storage": tune.get("storage"), "families": families}, figures
+            "storage": tune.get("storage"), "families": families, "budget": budget_rows(tune, labels),
+            "ensemble": ensemble_rows(tune.get("ensemble"), labels)}, figures
+
+
+def budget_rows(tune: dict[str, Any], labels: dict[str, str]) -> dict[str, Any] | None:
+    """How tune.timeout was spent: the race per family, then final fits and the ensemble."""
+    budget = tune.get("budget")
+    if not budget:
+        return None
+    rows = [{"family": f, "label": labels.get(f, f), **row} for f, row in (budget.get("families") or {}).items()]
+    return {**{k: v for k, v in budget.items() if k != "families"}, "rows": rows}
+
+
+def ensemble_rows(ensemble: dict[str, Any] | None, labels: dict[str, str]) -> dict[str, Any] | None:
+    """Members and weights of the blend, heaviest first, with each candidate's own CV score."""
+    if not ensemble:
+        return None
+    candidates = ensemble.get("candidates") or {}
+    weights = ensemble.get("members") or {}
+    members = [{"family": f, "label": labels.get(f, f), "weight": weights.get(f, 0.0),
+                "cv_score": (candidates.get(f) or {}).get("cv_score")}
+               for f in sorted(candidates, key=lambda f: -weights.get(f, 0.0))]
+    return {"cv_score": ensemble.get("cv_score"), "threshold": ensemble.get("threshold"),
+            "calibration": (ensemble.get("calibration") or {}).get("method"), "members": members}
 
 
 def explanations(explain: dict[str, Any] | None) -> tuple[dict[str, Any], Figures]:

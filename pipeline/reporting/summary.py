@@ -43,6 +43,8 @@ def family_labels(tune: dict[str, Any] | None) -> dict[str, str]:
     """Display names as tune recorded them (e.g. 'Sequence model (GRU)'); a family without one shows its name."""
     out = {family: str((info or {}).get("label") or family)
            for family, info in ((tune or {}).get("families") or {}).items()}
+    if (tune or {}).get("ensemble"):
+        out["ensemble"] = "Ensemble"
     return {**out, ORACLE: ORACLE_LABEL}
 
 

@@ -32,7 +32,7 @@ from pipeline.data.validate_customers import columns_hint, require_column
 from pipeline.data.validate_events import apply_cutoff, parse_cutoff
 from pipeline.featurization.transform import CustomerTransform, load_transform
 from pipeline.models import store as model_store
-from pipeline.models.registry import FAMILIES, get
+from pipeline.models.registry import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ TUNED = Path("models/tuned")
 METRICS = Path("reports/metrics.json")
 META = Path("data/interim/prepared/meta.json")
 PARAMS = Path("params.yaml")
-CHOICES = ("best", *FAMILIES)
+CHOICES = ("best", *FAMILIES, model_store.ENSEMBLE)
 
 
 @dataclass
@@ -171,17 +171,19 @@ class Scorer:
         builder = self.transform.builder
         if builder.as_of is not None and as_of is not None and as_of != pd.Timestamp(builder.as_of):
             builder = dataclasses.replace(builder, as_of=as_of.isoformat())   # same fitted state, new reference time
-        if get(self.family).inputs != "sequence" and builder.sequences is not None:
+        if not model_store.reads_sequences(self.family, self.model) and builder.sequences is not None:
             builder = dataclasses.replace(builder, sequences=None)   # tabular models never read the sequences
         inputs = dataclasses.replace(self.transform, builder=builder).transform(clean, events)
         info = self.info
-        p = model_store.predict_proba(self.family, self.model, inputs.matrix, inputs.sequences,
-                                      info.get("static_columns", ()), info.get("feature_columns"))
+        p = model_store.predict_calibrated(info, self.model, inputs.matrix, inputs.sequences)
         cut = self.threshold if threshold is None else threshold
         out = pd.DataFrame({ID: inputs.matrix[ID].to_numpy(), PROBABILITY: p, LABEL: (p >= cut).astype("int8")})
         if explain:
             from pipeline.explanation.contributions import top_reasons
 
+            if isinstance(self.model, model_store.Blend):
+                raise InputError("--explain: the ensemble blends several models and has no per-feature reasons; "
+                                 f"use --model with one of its members {list(self.model.weights)}.")
             columns = model_store.feature_columns(self.family, self.model, info)
             out = pd.concat([out, top_reasons(self.family, self.model, inputs.matrix[columns], explain)], axis=1)
         return out

@@ -5,6 +5,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,10 @@ import optuna
 import pandas as pd
 
 from pipeline.core.params import EvaluateParams, ResampleParams
+from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.evaluation.metrics import choose_threshold
 from pipeline.models.registry import get
+from pipeline.tuning import oof_store
 from pipeline.tuning.cv import cross_validate
 from pipeline.tuning.studies import FAIL_REASON
 from pipeline.tuning.train_data import TrainData
@@ -21,6 +24,7 @@ from pipeline.tuning.train_data import TrainData
 BUILD_PARAMS = "build_params"   # user attrs of a trial: what build() got, the OOF threshold, per-fold scores
 THRESHOLD = "threshold"
 FOLD_SCORES = "fold_scores"
+FOLD_SECONDS = "fold_seconds"   # fit + predict time per fold: what a final refit will cost
 
 
 @dataclass
@@ -36,16 +40,19 @@ class Objective:
     threshold: EvaluateParams
     device: str
     max_epochs: int
-    deadline: float | None = None
+    deadline: float | None = None   # set by the race before each trial (the search's share of tune.timeout)
+    oof_dir: Path | None = None     # where the OOF vector of a trial that is its study's best so far goes
+    threads: int = -1
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = get(self.family).suggest(trial, self.space)
         trial.set_user_attr(BUILD_PARAMS, params)
+        fold_seconds: list[float] = []
         try:
             score, fold_scores, oof = cross_validate(
                 self.family, params, self.data, self.folds, metric=self.metric, trial=trial,
-                deadline=self.deadline, seed=self.seed, resample=self.resample, device=self.device,
-                max_epochs=self.max_epochs)
+                deadline=self.deadline, fold_seconds=fold_seconds, seed=self.seed, resample=self.resample,
+                device=self.device, max_epochs=self.max_epochs, threads=self.threads)
         except optuna.TrialPruned:
             raise
         except Exception as err:  # recorded on the trial, then re-raised: Optuna marks it FAIL and goes on
@@ -55,9 +62,19 @@ class Objective:
             trial.set_user_attr(FAIL_REASON, f"CV {self.metric} is not finite ({score}); fold scores {fold_scores}")
             return float("nan")   # Optuna records a NaN objective as FAIL
         trial.set_user_attr(FOLD_SCORES, fold_scores)
+        trial.set_user_attr(FOLD_SECONDS, [round(t, 3) for t in fold_seconds])
         trial.set_user_attr(THRESHOLD, choose_threshold(self.data.y, oof, self.threshold.threshold_rule,
                                                         self.threshold.cost_ratio))
+        if self.oof_dir is not None and self._is_best(trial, score):
+            oof_store.save(self.oof_dir, trial.study.study_name, trial.number, oof)
         return score
+
+    def _is_best(self, trial: optuna.Trial, score: float) -> bool:
+        """At least as good as every completed trial so far (then the ensemble may need its OOF)."""
+        done = [t.value for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+        if not done:
+            return True
+        return score >= max(done) if OBJECTIVES[self.metric].higher_is_better else score <= min(done)
 
 
 def fingerprint(data: TrainData, family: str, space: Any, settings: dict[str, Any]) -> str:

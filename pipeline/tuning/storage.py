@@ -23,6 +23,7 @@ from pipeline.core.errors import InputError, StageError
 log = logging.getLogger(__name__)
 
 DEFAULT_STORAGE = "sqlite:///optuna/studies.db"
+SQLITE_BUSY_SECONDS = 60
 ENV_VAR = "OPTUNA_STORAGE"
 CONNECT_TIMEOUT = 10        # seconds per connection attempt: a server that does not answer fails, never hangs
 CONNECT_DELAYS = (1, 2, 4)  # back-off between attempts at start-up (a server restarting, a network blip)
@@ -44,6 +45,10 @@ def safe_url(url: str | None) -> str:
 
 def engine_kwargs(url: str) -> dict[str, Any]:
     """Time-outs so a database that is down or unreachable gives an error instead of a hang."""
+    if make_url(url).get_backend_name() == "sqlite":
+        # Parallel trials of one process (tune.n_jobs) write to the file in turn: a writer waits for the
+        # lock (each write takes milliseconds) instead of failing after sqlite3's default 5 s.
+        return {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}}
     if make_url(url).get_backend_name() != "postgresql":
         return {}
     # TCP keepalives notice a server that vanished during a query; pre-ping replaces dead pooled connections.
@@ -63,10 +68,6 @@ def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
         raise InputError(f"tune: storage {url!r} is not a database URL (e.g. sqlite:///optuna/studies.db, "
                          "postgresql+psycopg2://user:pass@host/db).") from err
     if backend == "sqlite":
-        if n_jobs > 1:
-            raise InputError(f"tune: --n-jobs {n_jobs} with SQLite storage {shown}: SQLite locks under parallel "
-                             "writers; use --n-jobs 1, or a PostgreSQL storage for parallel trials (README, "
-                             "'Tuning on several machines').")
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)

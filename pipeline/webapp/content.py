@@ -42,8 +42,9 @@ def user_columns(frame: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
 
 
 def fitted_families(tuned_dir: Path) -> list[str]:
-    """Families tune fitted here, from their info.json (skipped ones have no model), in canonical order."""
-    return [f for f in FAMILIES if (tuned_dir / f / model_store.INFO_FILE).is_file()
+    """Families tune fitted here, from their info.json (skipped ones have no model), in canonical order,
+    then the ensemble when tune made one."""
+    return [f for f in (*FAMILIES, model_store.ENSEMBLE) if (tuned_dir / f / model_store.INFO_FILE).is_file()
             and "skipped" not in model_store.read_info(tuned_dir / f)]
 
 

@@ -25,7 +25,7 @@ TINY = {"forest": {"n_estimators": 5, "max_depth": 3}, "xgb": {"n_estimators": 1
 @pytest.mark.parametrize("name", list(registry.FAMILIES))
 def test_each_family_has_its_search_space_and_traits(name):
     fam = registry.get(name)
-    space = load_space(name, REPO / "configs", allowed=fam.params)   # configs/<name>.yaml: the one source
+    space = load_space(name, REPO / "configs", allowed=fam.space_params)   # configs/<name>.yaml: the one source
     assert fam.name == name and fam.space_file == f"{name}.yaml" and space
     assert fam.inputs in ("tabular", "sequence") and fam.label and fam.warmup_steps >= 1
     assert (fam.contributions is None) == (fam.contribution_units is None)

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from pipeline.core.errors import InputError
 from pipeline.models import boosting, forest, logreg, space, xgb
 from pipeline.models.family import BuildContext, FitData, FitHooks
+from pipeline.tuning import imbalance
 
 CONFIGS = REPO / "configs"
 FAMILIES = {"logreg": logreg.FAMILY, "forest": forest.FAMILY, "xgb": xgb.FAMILY}
@@ -45,6 +46,7 @@ def fit_proba(family: str, params: dict, data, seed: int = 0) -> np.ndarray:
     """Build, fit and predict through the family's declared traits, as tuning does."""
     X, y, X_test, _ = data
     fam = FAMILIES[family]
+    params, _ = imbalance.plan(fam, params)   # the tuned imbalance choice becomes class weights (or none)
     model = fam.build(params, BuildContext(seed=seed))
     if family == "xgb":
         one_thread(model)
@@ -55,7 +57,7 @@ def fit_proba(family: str, params: dict, data, seed: int = 0) -> np.ndarray:
 def test_shipped_space_drives_a_real_study(family, data):
     """Two TPE trials from configs/<family>.yaml: build accepts the params, fit gives probabilities."""
     fam = FAMILIES[family]
-    spec = space.load_space(family, CONFIGS, allowed=fam.params)
+    spec = space.load_space(family, CONFIGS, allowed=fam.space_params)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
     for _ in range(2):
         trial = study.ask()
@@ -87,14 +89,15 @@ def test_forest_threaded_prediction_equals_serial_bit_for_bit(data):
 
 @pytest.mark.parametrize("penalty, l1_ratio", [("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3)])
 def test_logreg_penalties_map_to_l1_ratio(penalty, l1_ratio, data):
-    spec = space.load_space("logreg", CONFIGS)
+    spec = {"penalty": {"choices": ["l2", "l1", "elasticnet"]}, "C": {"low": 0.001, "high": 100.0, "log": True},
+            "l1_ratio": {"low": 0.05, "high": 0.95}, "class_weight": {"choices": [None, "balanced"]}}
     trial = optuna.trial.FixedTrial({"penalty": penalty, "C": 0.05, "l1_ratio": 0.3, "class_weight": "balanced"})
     params = logreg.FAMILY.suggest(trial, spec)
     assert ("l1_ratio" in params) == (penalty == "elasticnet")   # conditional parameter
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = logreg.build(params, BuildContext(seed=0)).fit(data[0], data[1])
-    assert model.l1_ratio == l1_ratio and model.solver == ("lbfgs" if penalty == "l2" else "saga")
+    assert model.l1_ratio == l1_ratio and model.solver == ("newton-cholesky" if penalty == "l2" else "saga")
     assert roc_auc_score(data[3], model.predict_proba(data[2])[:, 1]) > 0.8
     if penalty == "l1":
         assert (model.coef_ == 0).any()   # l1 really selects at this C

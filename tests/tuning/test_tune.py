@@ -17,7 +17,7 @@ from pipeline.models.registry import FAMILIES
 from pipeline.tuning import cv
 from pipeline.tuning.train_data import load_train
 
-FAST = ["--trials", "2", "--folds", "3", "--no-resume"]
+FAST = ["--trials", "2", "--folds", "3", "--no-resume", "--no-race"]
 
 
 def params_file(root: Path, **tune_section: object) -> Path:

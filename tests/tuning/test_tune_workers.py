@@ -192,8 +192,6 @@ def test_storage_precedence_and_sqlite_with_parallel_trials(monkeypatch, tmp_pat
     monkeypatch.delenv("OPTUNA_STORAGE")
     assert stores.resolve_url(None, "sqlite:///param.db") == "sqlite:///param.db"
     assert stores.resolve_url(None, None) == stores.DEFAULT_STORAGE
-    with pytest.raises(InputError, match="SQLite locks under parallel writers"):
-        stores.make_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=1, grace=3, n_jobs=2)
     with pytest.raises(InputError, match="not a database URL"):
         stores.make_storage("localhost:5432", heartbeat=1, grace=3)
 

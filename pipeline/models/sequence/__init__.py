@@ -23,7 +23,8 @@ def build(params: dict[str, Any], ctx: BuildContext) -> Any:
     from pipeline.models.sequence.classifier import SequenceClassifier
 
     check_params("lstm", params, PARAMS)
-    return SequenceClassifier(**params, random_state=ctx.seed, max_epochs=ctx.max_epochs, device=ctx.device)
+    return SequenceClassifier(**params, random_state=ctx.seed, max_epochs=ctx.max_epochs, device=ctx.device,
+                              num_threads=ctx.threads if ctx.threads >= 1 else None)
 
 
 def _epoch_hook(hooks: FitHooks) -> Any:
@@ -47,11 +48,11 @@ def _epoch_hook(hooks: FitHooks) -> Any:
 
 def fit(model: Any, data: FitData, hooks: FitHooks) -> Any:
     """Train on the rows of data.X (a SequenceBatch); data.sampler is not used (class-weighted loss)."""
-    model.set_params(on_epoch=_epoch_hook(hooks))
+    model.set_params(on_epoch=_epoch_hook(hooks), stop_at=hooks.deadline)
     try:
         return model.fit(data.X, data.y)
     finally:
-        model.set_params(on_epoch=None)   # don't keep the trial inside the model
+        model.set_params(on_epoch=None, stop_at=None)   # don't keep the trial inside the model
 
 
 def predict(model: Any, batch: Any) -> np.ndarray:
@@ -70,4 +71,8 @@ def load(directory: Path, device: str) -> Any:
 
 FAMILY = Family(name="lstm", label="Sequence model", inputs="sequence", params=PARAMS, build=build, fit=fit,
                 predict=predict, save=save, load=load, feature_names=lambda model: None, reports_steps=True,
-                warmup_steps=3, explain="sequence", variant_param="cell")
+                warmup_steps=3, explain="sequence", variant_param="cell",
+                # One small GRU: the cheapest cell that trains well; the class-weighted loss handles imbalance.
+                start_order=4, start_points=({"cell": "gru", "hidden_size": 32, "num_layers": 1, "bidirectional": False, "max_len": 32,
+                               "embedding_dim": 8, "lr": 3.0e-3, "weight_decay": 1.0e-4, "dropout": 0.1,
+                               "batch_size": 256},))

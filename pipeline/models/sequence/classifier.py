@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
                  batch_size: int = 256, max_epochs: int = 30, patience: int = 4,
                  grad_clip: float = 1.0, mlp_hidden: int = 64, validation_fraction: float = 0.15,
                  device: str = "auto", random_state: int = 0,
-                 on_epoch: Callable[[int, float], bool | None] | None = None, num_threads: int | None = None):
+                 on_epoch: Callable[[int, float], bool | None] | None = None, num_threads: int | None = None,
+                 stop_at: float | None = None):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -76,6 +78,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.on_epoch = on_epoch
         self.num_threads = num_threads
+        self.stop_at = stop_at   # time.monotonic() of the time budget's end: an epoch ends at the batch past it
 
     def fit(self, X: SequenceBatch, y: Any) -> SequenceClassifier:
         """Train on X's rows; a stratified `validation_fraction` of them drives early stopping."""
@@ -128,7 +131,11 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         """One pass over `order` in mini-batches; returns the mean training loss."""
         self.module_.train()
         total = torch.zeros((), device=device)
+        seen = 0
         for idx in train_batches(order, self.batch_size):
+            if self.stop_at is not None and seen and time.monotonic() > self.stop_at:
+                break   # on_epoch then sees the budget is spent: a trial is pruned, a final fit keeps its best
+            seen += len(idx)
             batch = batch_to(data, idx, device)
             target = targets[torch.from_numpy(idx)].to(device, non_blocking=True)
             with autocast(device):
@@ -141,7 +148,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
             scaler.step(optimizer)
             scaler.update()
             total += loss.detach() * len(idx)   # no .item() per batch: avoids a GPU sync
-        return float(total) / len(order)
+        return float(total) / max(seen, 1)
 
     @torch.no_grad()
     def _logits(self, data: Tensors, rows: np.ndarray, device: torch.device) -> np.ndarray:
@@ -205,7 +212,7 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         """Write state_dict.pt (tensors only) and config.json into `directory`, each atomically."""
         check_is_fitted(self, "module_")
         directory = Path(directory)
-        params = {k: v for k, v in self.get_params().items() if k != "on_epoch"}
+        params = {k: v for k, v in self.get_params().items() if k not in ("on_epoch", "stop_at")}
         config = {"params": params, "n_types": self.n_types_, "n_channels": self.n_channels_,
                   "n_static": self.n_static_, "classes": self.classes_.tolist(),
                   "best_epoch": self.best_epoch_, "history": self.history_}
