@@ -16,6 +16,7 @@ from pathlib import Path
 from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.data.validate_events import parse_cutoff
 from pipeline.explanation.contributions import explainable_families
+from pipeline.models.store import ENSEMBLE
 from pipeline.serving.batch import BatchJob, score_file, write_scores
 from pipeline.serving.scorer import CHOICES, Scorer, add_rank
 
@@ -59,8 +60,10 @@ def check_args(args: argparse.Namespace, scorer: Scorer) -> None:
         except InputError:
             raise InputError(f"--as-of {args.as_of!r} is not a date/time (expected e.g. '2026-02-01').") from None
     if args.explain and scorer.family not in explainable_families():
+        why = ("it blends several models" if scorer.family == ENSEMBLE
+               else "a sequence model has no exact per-feature attribution")
         raise InputError(f"--explain: reasons are available for {explainable_families()}, not for the {scorer.family} "
-                         "model (a sequence model has no exact per-feature attribution); pick one with --model.")
+                         f"model ({why}); pick one with --model.")
 
 
 @cli

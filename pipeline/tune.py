@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import time
 
 from pipeline.core.cli import add_path_args
 from pipeline.core.errors import StageError, cli, setup_logging
@@ -60,6 +61,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 @cli
 def main(argv: list[str] | None = None) -> None:
+    started = time.monotonic()   # tune.timeout bounds the stage's wall clock: imports and loading count
     args = parse_args(argv)
     setup_logging()
     import optuna  # after --help: a stage that only prints its flags need not load Optuna
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     data = load_train(args.features)
     storage = stores.make_storage(s.storage, s.heartbeat_seconds, s.grace_seconds, s.n_jobs)
     try:
-        report = run(args, s, params, seed, data, storage)
+        report = run(args, s, params, seed, data, storage, started)
     except Exception as err:   # a database lost mid-run: one line, not Optuna's traceback
         if (cause := stores.storage_failure(err)) is None:
             raise

@@ -25,7 +25,8 @@ from pipeline.ensembling.calibration import choose_calibrator
 from pipeline.ensembling.selection import cross_fitted, greedy_weights
 from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.evaluation.metrics import choose_threshold, point
-from pipeline.models.store import save_ensemble
+from pipeline.models.registry import get
+from pipeline.models.store import ENSEMBLE, save_ensemble
 from pipeline.tuning import imbalance, oof_store, studies
 from pipeline.tuning.allocator import Allocator
 from pipeline.tuning.cv import cross_validate, make_folds
@@ -35,7 +36,6 @@ from pipeline.tuning.train_data import TrainData
 
 log = logging.getLogger(__name__)
 
-ENSEMBLE = "ensemble"
 ROUNDS = 25            # greedy selection rounds (AutoGluon uses 25 too)
 SAFETY = 1.3           # a final refit's cost: its best trial's mean fold time x K/(K-1) x this
 SLACK_SECONDS = 1.0    # writing models and tune.json
@@ -157,7 +157,7 @@ def finalize(runs: dict[str, Any], data: TrainData, s: TuneParams, params: Param
             continue
         extra = {**extras.get(f, {"calibration": {"method": "none", "params": {}}, "threshold":
                                   bests[f].user_attrs[THRESHOLD]}),
-                 "imbalance": imbalance.describe(bests[f].user_attrs[BUILD_PARAMS], params.resample.method),
+                 "imbalance": imbalance.describe(get(f), bests[f].user_attrs[BUILD_PARAMS], params.resample.method),
                  "race": allocator.summary()[f]}
         summary[f] = final_fit(f, runs[f].study, data, s, params, seed, out,
                                None if end is None else end - SLACK_SECONDS, extra)

@@ -33,8 +33,10 @@ def plan(fam: Family, params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     return rest, choice == "smote"
 
 
-def describe(params: Mapping[str, Any], resample_method: str) -> str:
+def describe(fam: Family, params: Mapping[str, Any], resample_method: str) -> str:
     """What the fit did about imbalance, for info.json and the report."""
+    if fam.inputs == "sequence":
+        return "class-weighted loss (the sequence model never resamples)"
     choice = params.get(IMBALANCE)
     if choice is None:
         return f"{resample_method} (params.resample; not tuned)" if resample_method != "none" else "none (not tuned)"

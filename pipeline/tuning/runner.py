@@ -32,7 +32,7 @@ from pipeline.tuning.cv import make_folds
 from pipeline.tuning.final_fit import skip_family
 from pipeline.tuning.progress import Progress
 from pipeline.tuning.train_data import TrainData
-from pipeline.tuning.workers import CountedObjective, run_study, sampler_seed, worker_id
+from pipeline.tuning.workers import CountedObjective, fail_dead_trials, run_study, sampler_seed, worker_id
 
 log = logging.getLogger(__name__)
 START_POINT = "start_point"   # user attr of an enqueued default configuration
@@ -61,10 +61,10 @@ def open_family(family: str, data: TrainData, s: TuneParams, params: Params, see
     settings = obj.settings_of(s.metric, s.folds, seed, params.resample, s.lstm_max_epochs)
     fp = obj.fingerprint(data, family, space, settings)
     name = f"{s.study_name}-{family}" if s.study_name else f"{studies.DEFAULT_STUDY}-{family}-{fp}"
-    study = studies.open_study(storage, name, OBJECTIVES[s.metric].direction, sampler_seed(seed, s.storage), s.pruner,
-                               s.resume, family)
+    study, created = studies.open_study(storage, name, OBJECTIVES[s.metric].direction, sampler_seed(seed, s.storage),
+                                        s.pruner, s.resume, family)
     studies.check_fingerprint(study, fp)
-    if not study.get_trials(deepcopy=False):
+    if created:
         for point in start_points(family, space):
             study.enqueue_trial(point, user_attrs={START_POINT: True}, skip_if_exists=True)
     objective = obj.Objective(family, data, make_folds(data.y, s.folds, seed), space, s.metric, seed,
@@ -92,10 +92,11 @@ def make_allocator(runs: dict[str, FamilyRun], s: TuneParams) -> Allocator:
     return allocator
 
 
-def run_one_trial(run: FamilyRun, deadline: float | None) -> FrozenTrial | None:
+def run_one_trial(run: FamilyRun, deadline: float | None, grace: float) -> FrozenTrial | None:
     """One trial of the family (or none: its study is full); the finished trial."""
     finished: list[FrozenTrial] = []
     fail_stale_trials(run.study)   # dead workers' trials -> FAIL + a WAITING copy with the same params
+    fail_dead_trials(run.study, grace)
     run.objective.deadline = deadline
     run.study.optimize(run.guarded, n_trials=1, catch=(Exception,),
                        callbacks=[run.progress, lambda study, trial: finished.append(trial)])
@@ -127,7 +128,7 @@ def race(runs: dict[str, FamilyRun], allocator: Allocator, s: TuneParams,
             if family is None:
                 return
             started = time.monotonic()
-            trial = run_one_trial(runs[family], deadline)
+            trial = run_one_trial(runs[family], deadline, s.grace_seconds)
             seconds = time.monotonic() - started
             with lock:
                 if trial is None:
@@ -156,15 +157,16 @@ def wait_for_others(runs: dict[str, FamilyRun], allocator: Allocator, s: TunePar
         if not allocator.states[f].done:   # stopped by the race, or out of time: nothing to wait for
             continue
         _, still = run_study(run.study, run.guarded, s.trials, n_jobs=1, deadline=deadline, callbacks=[],
-                             poll=max(1.0, min(s.heartbeat_seconds, 5)))
+                             poll=max(1.0, min(s.heartbeat_seconds, 5)), grace=s.grace_seconds)
         running += still
     return running
 
 
 def run(args: argparse.Namespace, s: TuneParams, params: Params, seed: int, data: TrainData,
-        storage: optuna.storages.BaseStorage) -> dict:
-    """Race the families (all workers together), then fit here or record who fits; tune.json's content."""
-    start = time.monotonic()
+        storage: optuna.storages.BaseStorage, started: float | None = None) -> dict:
+    """Race the families (all workers together), then fit here or record who fits; tune.json's content.
+    `started`: time.monotonic() when the stage began (its imports and data loading count against the budget)."""
+    start = time.monotonic() if started is None else started
     end = None if s.timeout is None else start + s.timeout
     skipped = {f: skip_family(f, "no events table: the sequence model needs an event log", args.out)
                for f in s.models if get(f).inputs == "sequence" and data.seq is None}

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
+import platform
+import sys
 
 from pipeline.core.errors import InputError
 from pipeline.core.params import TuneParams
@@ -38,6 +41,9 @@ def resolve_device(device: str) -> str:
     """'auto' -> cuda when a GPU is visible, else cpu (XGBoost and torch both get the concrete name)."""
     if device != "auto":
         return device
+    native_linux = sys.platform.startswith("linux") and "microsoft" not in platform.uname().release.lower()
+    if native_linux and not glob.glob("/dev/nvidia[0-9]*"):
+        return "cpu"   # no NVIDIA device node: no CUDA, and no 2-4 s torch import inside the time budget
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -34,14 +34,19 @@ def make_pruner(name: str, family: str = "") -> optuna.pruners.BasePruner:
 
 
 def open_study(storage: RDBStorage, name: str, direction: str, seed: int, pruner: str, resume: bool,
-               family: str = "") -> optuna.Study:
-    """Create or (resume) load the study; --no-resume deletes an existing one first."""
+               family: str = "") -> tuple[optuna.Study, bool]:
+    """Create or (resume) load the study; --no-resume deletes an existing one first. Also says whether this
+    call created it: of several workers starting together, exactly one does (and enqueues the start points)."""
     if not resume and name in {s.study_name for s in optuna.get_all_study_summaries(storage)}:
         log.info("tune: deleting existing study %s (--no-resume)", name)
         optuna.delete_study(study_name=name, storage=storage)
         final_claim.release(storage.engine, name)
-    return optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True,
-                               sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruner, family))
+    kwargs = {"study_name": name, "storage": storage, "direction": direction,
+              "sampler": optuna.samplers.TPESampler(seed=seed), "pruner": make_pruner(pruner, family)}
+    try:
+        return optuna.create_study(**kwargs, load_if_exists=False), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.create_study(**kwargs, load_if_exists=True), False
 
 
 def counts(study: optuna.Study) -> dict[str, int]:

@@ -11,6 +11,7 @@ So a study ends with exactly N counted trials, every one finished, whatever the 
 """
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import socket
@@ -20,9 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import optuna
-from optuna.storages import fail_stale_trials
+from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
+
+from pipeline.tuning.storage import MAX_RETRY
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +91,24 @@ class CountedObjective:
         return self.objective(trial)
 
 
+def fail_dead_trials(study: optuna.Study, grace: float) -> None:
+    """Heartbeats (fail_stale_trials) miss one case: a worker killed after taking a trial but before its
+    first heartbeat leaves a RUNNING trial that never goes stale. A live worker tags its trial with its
+    WORKER id within milliseconds, so an untagged RUNNING trial older than the grace period is dead:
+    fail it and re-queue it, as Optuna does for stale ones."""
+    now = datetime.datetime.now()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = t.datetime_start
+        if WORKER in t.user_attrs or started is None or (now - started).total_seconds() < grace:
+            continue
+        if study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+            log.info("tune %s: trial %d was taken by a worker that died before its first heartbeat; re-queued",
+                     study.study_name, t.number)
+            RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, study._storage.get_trial(t._trial_id))
+
+
 def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], target: int, *, n_jobs: int,
-              deadline: float | None, callbacks: list, poll: float) -> tuple[int, int]:
+              deadline: float | None, callbacks: list, poll: float, grace: float | None = None) -> tuple[int, int]:
     """Run trials until the study holds `target` counted trials, all finished, or time runs out.
 
     Waits for trials that other workers are running (or, once their heartbeat is stale, runs their
@@ -98,6 +117,8 @@ def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], t
     waited = False
     while True:
         fail_stale_trials(study)   # dead workers' trials -> FAIL + a WAITING copy with the same params
+        if grace is not None:
+            fail_dead_trials(study, grace)
         trials = study.get_trials(deepcopy=False)
         counts = tally(trials)
         todo = target - counts["n_trials"] + counts["n_waiting"]

@@ -15,6 +15,8 @@ import streamlit as st
 
 from pipeline.core.errors import InputError
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.explanation.contributions import explainable_families
+from pipeline.models.store import ENSEMBLE
 from pipeline.serving.scorer import DECILE, LABEL, PROBABILITY, RANK, Scorer
 from pipeline.webapp import content as app
 
@@ -72,8 +74,9 @@ def lookup(root: Path, scorer: Scorer) -> None:
     st.subheader("Reasons")
     reasons = app.reasons_for(scorer, customer, own)
     if reasons is None:
-        st.caption(f"Not available for the {scorer.family} model: a sequence model has no exact per-feature "
-                   "attribution. Pick logreg, forest or xgb in the sidebar for reasons.")
+        why = "it blends several models" if scorer.family == ENSEMBLE else "a sequence model has no exact attribution"
+        st.caption(f"Not available for the {scorer.family} model ({why}). Pick one of "
+                   f"{', '.join(explainable_families())} in the sidebar for per-feature reasons.")
     else:
         st.dataframe(reasons, hide_index=True)
 

@@ -46,7 +46,7 @@ def read(path):
     return pd.read_csv(path, dtype={"customer_id": str}) if str(path).endswith(".csv") else pd.read_parquet(path)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", [*FAMILIES, "ensemble"])
 def test_scoring_the_test_splits_raw_rows_reproduces_the_saved_predictions(project, files, as_of, tmp_path, family):
     customers, events = files
     run(project, "--customers", customers, "--events", events, "--model", family, "--as-of", as_of,
@@ -212,3 +212,15 @@ def test_missing_artifacts_say_what_to_run(tmp_path, files, capsys):
     with pytest.raises(SystemExit) as exit_:
         predict.main(["--root", str(tmp_path), "--customers", str(customers), "--out", str(tmp_path / "s.csv")])
     assert exit_.value.code == 2 and "dvc repro" in capsys.readouterr().err
+
+
+def test_the_ensemble_scores_calibrated_blends_and_has_no_per_feature_reasons(project, files, tmp_path, capsys):
+    info = model_store.read_info(project / "models/tuned/ensemble")
+    assert len(info["members"]) >= 1 and sum(info["members"].values()) == pytest.approx(1.0)
+    assert info["calibration"]["method"] in ("none", "sigmoid", "isotonic")
+    customers, events = files
+    with pytest.raises(SystemExit) as stopped:
+        run(project, "--customers", customers, "--events", events, "--model", "ensemble", "--explain", "3",
+            "--out", tmp_path / "x.csv")
+    assert stopped.value.code == 2 and "it blends several models" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
