@@ -69,7 +69,8 @@ class Reserve:
 
     def seconds(self) -> float:
         bests = [t for t in (best_or_none(r.study) for r in self.runs.values()) if t is not None]
-        fits = sum(fit_seconds(t, self.folds) for t in bests if np.isfinite(fit_seconds(t, self.folds)))
+        costs = [fit_seconds(t, self.folds) for t in bests]
+        fits = sum(c for c in costs if np.isfinite(c))
         return fits + ensemble_seconds(self.n_rows, max(len(bests), 1), self.folds) + SLACK_SECONDS
 
 
