@@ -108,9 +108,10 @@ def race(runs: dict[str, FamilyRun], allocator: Allocator, s: TuneParams,
     """Trials until every family is done or stopped, or the search's share of the budget is spent.
     With tune.n_jobs > 1, that many trials run at once (threads; the fits release the GIL)."""
     lock = threading.Lock()
+    failed = threading.Event()   # a worker that raised: the others stop instead of waiting for its trial
 
     def worker() -> None:
-        while True:
+        while not failed.is_set():
             deadline = search_end()
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -128,7 +129,11 @@ def race(runs: dict[str, FamilyRun], allocator: Allocator, s: TuneParams,
             if family is None:
                 return
             started = time.monotonic()
-            trial = run_one_trial(runs[family], deadline, s.grace_seconds)
+            try:
+                trial = run_one_trial(runs[family], deadline, s.grace_seconds)
+            except BaseException:
+                failed.set()
+                raise
             seconds = time.monotonic() - started
             with lock:
                 if trial is None:

@@ -15,7 +15,8 @@ from typing import Any
 
 import optuna
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from pipeline.core.errors import InputError, StageError
@@ -75,9 +76,12 @@ def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     for attempt, delay in enumerate((*delays, None), start=1):
         try:
-            return RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat,
-                              grace_period=grace,
-                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+            storage = RDBStorage(url, engine_kwargs=engine_kwargs(url), heartbeat_interval=heartbeat,
+                                 grace_period=grace,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
+            if backend == "sqlite":
+                lock_on_begin(storage.engine)
+            return storage
         except (IntegrityError, ProgrammingError) as err:
             # Workers starting together on a fresh database race to create Optuna's tables; the loser
             # gets a duplicate-key error and simply opens the tables the winner made.
@@ -95,6 +99,24 @@ def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
         except (SQLAlchemyError, ImportError, ValueError, OSError) as err:   # bad URL, missing driver ...
             raise InputError(f"tune: cannot open Optuna storage {shown}: {first_line(err)}") from err
     raise AssertionError("unreachable")
+
+
+def lock_on_begin(engine: Engine) -> None:
+    """Every SQLite transaction takes the write lock when it begins (BEGIN IMMEDIATE).
+
+    Optuna makes its read-then-write updates atomic with SELECT ... FOR UPDATE, which SQLite ignores: two
+    parallel trials (tune.n_jobs) both popped the same enqueued trial, ran it twice and crashed on "Trial#1
+    has already finished" (optuna/optuna#4002). With the lock taken first, the second transaction waits
+    and then sees the trial taken. SQLAlchemy's recipe for pysqlite: pysqlite's own BEGIN is switched off."""
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()   # connections opened while Optuna created its tables predate the hooks
 
 
 def storage_failure(err: BaseException) -> BaseException | None:

@@ -21,9 +21,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_stale_trials
+from optuna.storages._rdb import models   # the heartbeat table: Optuna has no public reader for it
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from pipeline.tuning.storage import MAX_RETRY
 
@@ -91,17 +93,36 @@ class CountedObjective:
         return self.objective(trial)
 
 
+def _beating(study: optuna.Study, trial_ids: list[int]) -> set[int]:
+    """Which of the trials have a heartbeat row (Optuna's fail_stale_trials takes care of those)."""
+    storage = getattr(study._storage, "_backend", study._storage)   # Optuna wraps RDBStorage in a cache
+    if not isinstance(storage, RDBStorage) or not trial_ids:
+        return set(trial_ids)    # no heartbeats in this storage: nothing to detect
+    with Session(storage.engine) as session:
+        rows = session.query(models.TrialHeartbeatModel.trial_id).filter(
+            models.TrialHeartbeatModel.trial_id.in_(trial_ids))
+        return {trial_id for (trial_id,) in rows}
+
+
 def fail_dead_trials(study: optuna.Study, grace: float) -> None:
-    """Heartbeats (fail_stale_trials) miss one case: a worker killed after taking a trial but before its
-    first heartbeat leaves a RUNNING trial that never goes stale. A live worker tags its trial with its
-    WORKER id within milliseconds, so an untagged RUNNING trial older than the grace period is dead:
-    fail it and re-queue it, as Optuna does for stale ones."""
+    """Heartbeats (fail_stale_trials) miss one case: Optuna never takes a RUNNING trial without a heartbeat
+    row for stale, and a worker killed after taking a trial but before its heartbeat thread wrote the first
+    beat leaves exactly that. The objective may even have tagged it with its WORKER id first: the beat is
+    written by another thread, and on SQLite it may wait for the file lock. A live worker writes that row
+    within milliseconds, so a RUNNING trial without one after the grace period is dead: fail it and
+    re-queue it, as Optuna does for stale ones."""
     now = datetime.datetime.now()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        started = t.datetime_start
-        if WORKER in t.user_attrs or started is None or (now - started).total_seconds() < grace:
+    old = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+           if t.datetime_start is not None and (now - t.datetime_start).total_seconds() >= grace]
+    beating = _beating(study, [t._trial_id for t in old])
+    for t in old:
+        if t._trial_id in beating:
             continue
-        if study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL):
+        try:
+            failed = study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:   # another worker (or thread) got there first
+            continue
+        if failed:
             log.info("tune %s: trial %d was taken by a worker that died before its first heartbeat; re-queued",
                      study.study_name, t.number)
             RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)(study, study._storage.get_trial(t._trial_id))

@@ -155,8 +155,10 @@ def test_a_killed_run_keeps_its_trials_and_the_next_run_continues_them(features)
            "--features", str(features / "data/features"), "--out", str(out / "tuned"),
            "--report", str(out / "tune.json"), "--storage", f"sqlite:///{db}", "--study-name", "killed",
            "--models", "logreg", "--folds", "3", "--n-jobs", "2"]
-    proc = subprocess.Popen([*cmd, "--trials", "400"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                            env={**os.environ})
+    first_log = out / "first.log"
+    with first_log.open("w") as log_file:
+        proc = subprocess.Popen([*cmd, "--trials", "400"], cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT,
+                                env={**os.environ})
 
     def finished() -> list[optuna.trial.FrozenTrial]:
         try:
@@ -171,10 +173,11 @@ def test_a_killed_run_keeps_its_trials_and_the_next_run_continues_them(features)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = {t.number: t.value for t in finished()}
-    assert len(before) >= 4
+    assert len(before) >= 4, first_log.read_text()[-3000:]
     time.sleep(2.5)   # past grace_seconds: the killed run's RUNNING trials are stale
     target = len(before) + 6
-    subprocess.run([*cmd, "--trials", str(target)], cwd=REPO, check=True, capture_output=True)
+    resumed = subprocess.run([*cmd, "--trials", str(target)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
     study = optuna.load_study(study_name="killed-logreg", storage=f"sqlite:///{db}")
     after = {t.number: t.value for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))}
     assert all(after[n] == v for n, v in before.items())          # every finished trial kept, unchanged

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from pipeline import tune
 from pipeline.core.errors import InputError, StageError
 from pipeline.tuning import storage as stores
 from pipeline.tuning.objective import BUILD_PARAMS
-from pipeline.tuning.workers import RETRY_HISTORY, WORKER, counted, tally
+from pipeline.tuning.workers import RETRY_HISTORY, WORKER, counted, fail_dead_trials, tally
 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
 
@@ -216,3 +217,60 @@ def test_a_database_error_is_found_behind_optunas_own_clean_up_error():
     assert isinstance(cause, OperationalError)
     assert stores.first_line(cause) == "server closed the connection unexpectedly"
     assert stores.storage_failure(ValueError("not a database problem")) is None
+
+
+def _running_trial(study: optuna.Study, tagged: bool) -> int:
+    """A RUNNING trial as a worker leaves it when killed right after taking it (tagged: its objective ran
+    its first line before the heartbeat thread wrote the first beat)."""
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    if tagged:
+        trial.set_user_attr(WORKER, "gone:1")
+    return trial._trial_id
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_requeued_even_if_tagged(tmp_path):
+    storage = stores.make_storage(f"sqlite:///{tmp_path / 'dead.db'}", heartbeat=1, grace=1)
+    study = optuna.create_study(storage=storage, study_name="dead")
+    tagged, untagged, beating = (_running_trial(study, t) for t in (True, False, True))
+    storage.record_heartbeat(beating)              # a live worker: left to Optuna's stale-trial check
+    fail_dead_trials(study, grace=60)              # too young to be taken for dead
+    assert {t._trial_id for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))} == {
+        tagged, untagged, beating}
+    fail_dead_trials(study, grace=0)
+    states = {t._trial_id: t.state for t in study.get_trials()}
+    assert states[tagged] == states[untagged] == optuna.trial.TrialState.FAIL
+    assert states[beating] == optuna.trial.TrialState.RUNNING
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert len(waiting) == 2                        # re-queued with the same params for another worker
+    assert all(t.system_attrs[RETRY_HISTORY] for t in waiting)
+
+
+def test_parallel_trials_on_sqlite_never_take_the_same_enqueued_trial(tmp_path):
+    """SQLite ignores SELECT ... FOR UPDATE: without BEGIN IMMEDIATE two threads popped one enqueued trial
+    (every start point is one), ran it twice and the second crashed on telling a finished trial."""
+    storage = stores.make_storage(f"sqlite:///{tmp_path / 'queue.db'}", heartbeat=1, grace=2)
+    study = optuna.create_study(storage=storage, study_name="queue")
+    for i in range(40):
+        study.enqueue_trial({"x": i / 40})
+    ran, errors = [], []
+
+    def objective(trial: optuna.Trial) -> float:
+        ran.append(trial.number)
+        time.sleep(0.005)
+        return trial.suggest_float("x", 0, 1)
+
+    def worker() -> None:
+        try:
+            for _ in range(10):
+                study.optimize(objective, n_trials=1)
+        except Exception as err:   # noqa: BLE001 - the assertion below shows it
+            errors.append(repr(err))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(ran) == list(range(40))          # each enqueued trial ran exactly once
+    assert [t.params["x"] for t in study.trials] == [i / 40 for i in range(40)]
