@@ -31,6 +31,8 @@ class SyntheticParams:
     missing_rate: float = 0.08            # scale of the missing-at-random / not-at-random masks
     outlier_rate: float = 0.003           # share of rows with data-entry errors (x100, 999 ...)
     order_effect: float = 1.6             # log-odds of "complaint then failed payment" (order-only signal)
+    order_pattern_effect: float = 0.0     # log-odds of "browse then login" over the whole history (order-only); 0: off
+    event_types: list[str] = field(default_factory=list)   # types written to the event log; []: all six
 
 
 @dataclass(frozen=True)

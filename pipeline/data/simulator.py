@@ -3,7 +3,8 @@
 `simulate(p, seed)` draws the tables and `write_tables` writes them, each atomically
 (`python -m pipeline.simulate` is the command line):
   DIR/customers.<fmt>  customer_id (str "C0000042"), churn (0/1), static features (numeric and categorical)
-  DIR/events.<fmt>     customer_id, timestamp (< snapshot_date), event_type, amount (NaN unless monetary)
+  DIR/events.<fmt>     customer_id, timestamp (< snapshot_date), event_type, amount (NaN unless monetary);
+                       only the `event_types` listed (default all): the others still happen and drive the outcome
   DIR/truth.<fmt>      customer_id, true_probability -- the generating probability; NEVER a feature
 Column names are the params.yaml `data.*` defaults, so DIR can be fed back in as `source: files`.
 
@@ -23,8 +24,14 @@ Generative story (all vectorised; one `np.random.default_rng(seed)` stream, so (
    (strictly later) by a payment_failed. Type counts and the multiset of a customer's timestamps are all
    the other event terms see, so permuting timestamps within a customer changes only the order term;
    with ~1 ticket and ~1 failure in the window, counts cannot tell the order (it is a coin flip).
+   A second, stronger order-only term, +order_pattern_effect (default 0: off), spans the whole history:
+   `browse_then_login`, more page_view -> login steps than login -> page_view steps between consecutive
+   events (ties: most (page_view, login) pairs in page_view-first order). Reversing a customer's event order
+   swaps the two sides, so given the counts it is a coin flip (about half of the customers with both
+   types); it is local in the sequence and hardly visible to per-type recency.
    The intercept is solved by bisection so the mean true probability is `positive_rate`;
-   churn ~ Bernoulli(true_probability).
+   churn ~ Bernoulli(true_probability). With `event_types` set, events.<fmt> keeps only those types (a
+   retailer that sees only purchases); the truth uses every event, unobserved ones included.
 4. Mess, applied after the truth is computed (the truth uses clean values, kept in `SimulatedData.clean`):
    age missing at random (more for store/partner channels: MAR), income missing more when high and
    satisfaction missing more when low (MNAR), region/payment_method missing completely at random, all
@@ -74,7 +81,8 @@ class SimulatedData:
     """The three written tables, plus what is needed to re-apply the true outcome function.
 
     `clean` is the customer table before missing values and outliers (same columns, no churn); the truth
-    uses these values. `intercept` is the solved intercept. See `outcome_logit`.
+    uses these values. `intercept` is the solved intercept. See `outcome_logit`. `all_events` is the full
+    log when `event_types` hides some types (None: `events` is the full log).
     """
 
     customers: pd.DataFrame
@@ -82,6 +90,7 @@ class SimulatedData:
     truth: pd.DataFrame
     clean: pd.DataFrame
     intercept: float
+    all_events: pd.DataFrame | None = None
 
 
 def simulate(p: SyntheticParams, seed: int) -> SimulatedData:
@@ -98,16 +107,27 @@ def simulate(p: SyntheticParams, seed: int) -> SimulatedData:
     customers.insert(1, TARGET, churn)
     events = _events_frame(clean[ID], cust, code, tsec, clean, p, rng)
     truth = pd.DataFrame({ID: clean[ID], TRUE_PROBABILITY: probability})
-    return SimulatedData(customers, events, truth, clean, float(intercept))
+    if not p.event_types:
+        return SimulatedData(customers, events, truth, clean, float(intercept))
+    return SimulatedData(customers, _observed(events, p.event_types), truth, clean, float(intercept), events)
+
+
+def _observed(events: pd.DataFrame, event_types: list[str]) -> pd.DataFrame:
+    """The written log: only events of `event_types` (after every draw, so nothing else changes)."""
+    kept = events[events[EVENT_TYPE].isin(event_types)].reset_index(drop=True)
+    categories = [t for t in EVENT_TYPES if t in event_types]
+    return kept.assign(**{EVENT_TYPE: pd.Categorical(kept[EVENT_TYPE].astype(str), categories=categories)})
 
 
 def outcome_logit(sim: SimulatedData, p: SyntheticParams, events: pd.DataFrame | None = None) -> np.ndarray:
-    """The true generative logit, re-applied to `events` (default: sim.events); aligned to sim.customers rows.
+    """The true generative logit, re-applied to `events` (default: the full log); aligned to sim.customers rows.
 
     Static terms come from the clean values in `sim.clean`, so this works on any (e.g. reordered or
-    time-shuffled) event table with the simulator's column names. sigmoid of it is the true probability.
+    time-shuffled) event table with the simulator's column names. sigmoid of it is the true probability
+    when `events` is the full log (`sim.all_events` when `event_types` hid some types).
     """
-    events = sim.events if events is None else events
+    if events is None:
+        events = sim.events if sim.all_events is None else sim.all_events
     return sim.intercept + static_logit(sim.clean) + event_logit(events, sim.clean[ID], p)
 
 
@@ -165,6 +185,12 @@ def _check_params(p: SyntheticParams) -> None:
         shown = {k: getattr(p, k) for k in wrong}
         raise InputError(f"params: data.synthetic {shown} out of range (n_customers>=1, events_per_customer>=0, "
                          "0<positive_rate<1, history_days>=1, 0<=missing_rate<=1, 0<=outlier_rate<=1).")
+    if not isinstance(p.event_types, (list, tuple)):
+        raise InputError(f"params: data.synthetic.event_types should be a list of {list(EVENT_TYPES)}, "
+                         f"got {p.event_types!r}.")
+    if unknown := [t for t in p.event_types if t not in EVENT_TYPES]:
+        raise InputError(f"params: data.synthetic.event_types has unknown type(s) {unknown}; allowed: "
+                         f"{list(EVENT_TYPES)} (empty list: all).")
     try:
         pd.Timestamp(p.snapshot_date)
     except ValueError as err:
@@ -249,7 +275,7 @@ def _draw_event_arrays(clean: pd.DataFrame, latent: dict[str, np.ndarray], p: Sy
 
 def _event_logit_arrays(cust: np.ndarray, days_before: np.ndarray, code: np.ndarray, n: int,
                         p: SyntheticParams) -> np.ndarray:
-    """Event part of the true logit: type counts, the customer's set of event times, and the order flag."""
+    """Event part of the true logit: type counts, the customer's set of event times, and the order flags."""
     frequency = np.bincount(cust, minlength=n)
     recency = np.full(n, float(p.history_days))
     np.minimum.at(recency, cust, days_before)
@@ -259,9 +285,12 @@ def _event_logit_arrays(cust: np.ndarray, days_before: np.ndarray, code: np.ndar
     trend = np.clip(np.log((recent + 0.5) / (earlier * RECENT_DAYS / EARLIER_DAYS + 0.5)), -3, 3)
     types = np.bincount(cust.astype(np.int64) * len(EVENT_TYPES) + code,
                         minlength=n * len(EVENT_TYPES)).reshape(n, len(EVENT_TYPES))
-    return (0.45 * np.log1p(recency) - 0.25 * np.log1p(frequency) - 0.55 * trend
-            + 0.30 * np.minimum(types[:, PAY_FAILED], 6) + 0.12 * np.minimum(types[:, TICKET], 8)
-            + p.order_effect * complaint_then_failure(cust, days_before, code, n))
+    z = (0.45 * np.log1p(recency) - 0.25 * np.log1p(frequency) - 0.55 * trend
+         + 0.30 * np.minimum(types[:, PAY_FAILED], 6) + 0.12 * np.minimum(types[:, TICKET], 8)
+         + p.order_effect * complaint_then_failure(cust, days_before, code, n))
+    if p.order_pattern_effect:   # off by default: not even computed, so the default logit is unchanged
+        z += p.order_pattern_effect * browse_then_login(cust, days_before, code, n)
+    return z
 
 
 def complaint_then_failure(cust: np.ndarray, days_before: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
@@ -273,6 +302,22 @@ def complaint_then_failure(cust: np.ndarray, days_before: np.ndarray, code: np.n
     last_failed = np.full(n, np.inf)
     np.minimum.at(last_failed, cust[failed], days_before[failed])
     return last_failed < first_ticket
+
+
+def browse_then_login(cust: np.ndarray, days_before: np.ndarray, code: np.ndarray, n: int) -> np.ndarray:
+    """Per customer, whole history: net page_view -> login steps > 0, ties by pair order (order-only)."""
+    order = np.lexsort((code, -days_before, cust))   # customer, then time, then type: any row order works
+    c, t = cust[order].astype(np.int64), code[order]
+    step = c[1:] == c[:-1]                           # consecutive events of one customer
+    net = (np.bincount(c[1:][step & (t[:-1] == PAGE_VIEW) & (t[1:] == LOGIN)], minlength=n)
+           - np.bincount(c[1:][step & (t[:-1] == LOGIN) & (t[1:] == PAGE_VIEW)], minlength=n))
+    views = np.cumsum(t == PAGE_VIEW)
+    first = np.searchsorted(c, c, side="left")       # position of the customer's first event
+    views_before = views - np.where(first > 0, views[np.maximum(first - 1, 0)], 0)
+    login = t == LOGIN
+    view_first = np.bincount(c[login], weights=views_before[login], minlength=n)   # (page_view, login) pairs
+    pairs = np.bincount(c, weights=t == PAGE_VIEW, minlength=n) * np.bincount(c, weights=login, minlength=n)
+    return (net > 0) | ((net == 0) & (2 * view_first > pairs))
 
 
 def _add_mess(clean: pd.DataFrame, p: SyntheticParams, rng: np.random.Generator) -> pd.DataFrame:

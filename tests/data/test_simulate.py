@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from pipeline import simulate as simulate_entry
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
-from pipeline.core.params import SyntheticParams
+from pipeline.core.params import SyntheticParams, load_params
 from pipeline.data import simulator as sim_mod
 from pipeline.data.simulator import (
     AMOUNT,
@@ -28,6 +28,7 @@ from pipeline.data.simulator import (
     SimulatedData,
     outcome_logit,
     simulate,
+    write_tables,
 )
 
 P = SyntheticParams(n_customers=5000)
@@ -178,6 +179,91 @@ def test_counts_cannot_tell_the_order(sim):
     auc = {name: roc_auc_score(churn, cross_val_predict(model, X, churn, cv=5, method="predict_proba")[:, 1])
            for name, X in {"counts": counts, "counts+order": np.column_stack([counts, flag])}.items()}
     assert auc["counts+order"] > auc["counts"] + 0.005
+
+
+def _assert_same_draws(a: SimulatedData, b: SimulatedData) -> None:
+    pd.testing.assert_frame_equal(a.clean, b.clean)
+    pd.testing.assert_frame_equal(a.customers.drop(columns=TARGET), b.customers.drop(columns=TARGET))
+    pd.testing.assert_frame_equal(a.events, b.events)
+
+
+def test_new_knobs_off_change_nothing(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("data:\n  synthetic:\n    n_customers: 800\n")
+    explicit = tmp_path / "explicit.yaml"
+    explicit.write_text("data:\n  synthetic:\n    n_customers: 800\n    order_pattern_effect: 0\n    event_types: []\n")
+    a, b = (simulate(load_params(path).data.synthetic, seed=3) for path in (base, explicit))
+    _assert_same_draws(a, b)
+    pd.testing.assert_frame_equal(a.customers, b.customers)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+    assert a.intercept == b.intercept and a.all_events is None and b.all_events is None
+    # switched on, the pattern draws nothing: every table but churn/truth is the same
+    on = simulate(dataclasses.replace(load_params(base).data.synthetic, order_pattern_effect=2.0), seed=3)
+    _assert_same_draws(a, on)
+    assert not np.allclose(on.truth[TRUE_PROBABILITY], a.truth[TRUE_PROBABILITY])
+
+
+@pytest.fixture(scope="module")
+def pattern_sim() -> tuple[SyntheticParams, SimulatedData]:
+    p = SyntheticParams(n_customers=3000, events_per_customer=30, order_pattern_effect=2.5)
+    return p, simulate(p, seed=11)
+
+
+def test_order_pattern_is_order_only(pattern_sim):
+    p, sim = pattern_sim
+    truth = sim.truth[TRUE_PROBABILITY].to_numpy()
+    reordered = sim.events.sample(frac=1.0, random_state=1)   # the flag does not depend on row order
+    np.testing.assert_allclose(sim_mod._sigmoid(outcome_logit(sim, p, reordered)), truth, rtol=0, atol=1e-12)
+    shuffled = _shuffle_times_within_customer(sim.events, seed=0)
+    no_old = dataclasses.replace(p, order_effect=0.0)          # isolate the new term from the 90-day one
+    n = len(sim.customers)
+    flag, flag_shuffled = (sim_mod.browse_then_login(*_event_arrays(dataclasses.replace(sim, events=e), p), n)
+                           for e in (sim.events, shuffled))
+    assert 0.2 < (flag != flag_shuffled).mean()                # the shuffle does move the flag
+    np.testing.assert_allclose(outcome_logit(sim, no_old, shuffled) - outcome_logit(sim, no_old),
+                               p.order_pattern_effect * (flag_shuffled.astype(float) - flag), atol=1e-9)
+    churn = sim.customers[TARGET]
+    assert roc_auc_score(churn, outcome_logit(sim, p, shuffled)) < roc_auc_score(churn, truth) - 0.03
+
+
+def test_order_pattern_prevalence_is_a_coin_flip_given_counts(pattern_sim):
+    p, sim = pattern_sim
+    cust, days_before, code = _event_arrays(sim, p)
+    n, k = len(sim.customers), len(EVENT_TYPES)
+    flag = sim_mod.browse_then_login(cust, days_before, code, n)
+    counts = np.bincount(cust * k + code, minlength=n * k).reshape(n, k)
+    both = (counts[:, sim_mod.LOGIN] > 0) & (counts[:, sim_mod.PAGE_VIEW] > 0)
+    assert both.mean() > 0.75                                  # most customers have the involved types
+    assert 0.2 < flag[both].mean() < 0.8 and not flag[~both].any()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    guess = cross_val_predict(model, np.log1p(counts[both]), flag[both], cv=3, method="predict_proba")[:, 1]
+    assert roc_auc_score(flag[both], guess) < 0.6              # counts cannot tell it
+
+
+def test_purchase_only_log_hides_the_rest_but_not_their_effect(tmp_path):
+    full_p = SyntheticParams(n_customers=600, events_per_customer=12)
+    full, only = simulate(full_p, seed=9), simulate(dataclasses.replace(full_p, event_types=["purchase"]), seed=9)
+    pd.testing.assert_frame_equal(only.truth, full.truth)
+    pd.testing.assert_frame_equal(only.customers, full.customers)
+    purchases = full.events[full.events[EVENT_TYPE] == "purchase"].reset_index(drop=True)
+    assert len(only.events) == len(purchases) > 0
+    pd.testing.assert_frame_equal(only.events.astype({EVENT_TYPE: str}), purchases.astype({EVENT_TYPE: str}))
+    pd.testing.assert_frame_equal(only.all_events, full.events)
+    np.testing.assert_allclose(sim_mod._sigmoid(outcome_logit(only, full_p)), full.truth[TRUE_PROBABILITY], atol=1e-12)
+    write_tables(only, tmp_path, "csv")
+    written = read_table(tmp_path / "events.csv", "events", string_columns=(ID,))
+    assert set(written[EVENT_TYPE]) == {"purchase"} and len(written) == len(purchases)
+
+
+def test_bad_event_types_fail_cleanly(tmp_path):
+    with pytest.raises(InputError, match=r"data\.synthetic\.event_types .*'purchases'.*allowed: \['login'") as info:
+        simulate(dataclasses.replace(P, n_customers=10, event_types=["purchases"]), seed=0)
+    assert "\n" not in str(info.value)
+    params = tmp_path / "params.yaml"
+    for bad in ("event_types: purchase", "order_pattern_effect: strong"):
+        params.write_text(f"data:\n  synthetic:\n    {bad}\n")
+        with pytest.raises(InputError, match=f"'data.synthetic.{bad.split(':')[0]}' should be"):
+            load_params(params)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
