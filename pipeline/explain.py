@@ -16,7 +16,7 @@ from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.core.io import write_json
 from pipeline.core.params import add_params_arg, load_params
 from pipeline.core.schema import ID
-from pipeline.explanation.measure import explain, ranking_of, sample_rows, sequence_inputs
+from pipeline.explanation.measure import explain, feature_groups, ranking_of, sample_rows, sequence_inputs
 from pipeline.featurization.store import load_split
 from pipeline.models.store import load_tuned
 
@@ -41,12 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     p = params.explain
     if p.n_repeats < 1 or (p.max_rows is not None and p.max_rows < 2):
         raise InputError(f"{args.params}: explain.n_repeats must be >= 1 and explain.max_rows >= 2 (or null); got {p}.")
-    test, _, _ = load_split(args.features, "test")
+    test, _, manifest = load_split(args.features, "test")
     test = sample_rows(test, p.max_rows, params.seed)
     infos, models = load_tuned(args.models)
     ranking, metric = ranking_of(args.metrics, models)
     seq = sequence_inputs(args.prepared, args.transform, test[ID], infos, models)
-    result = explain(test, infos, models, ranking, metric, p, params.seed, seq)
+    result = explain(test, infos, models, ranking, metric, p, params.seed, seq, feature_groups(manifest))
     write_json(result, args.out)
     done = {part: result[part]["family"] for part in ("permutation", "coefficients", "sequence") if result[part]}
     log.info("explain: %d test customers; explained %s; skipped %s -> %s", result["n_test"], done,

@@ -1,9 +1,9 @@
-"""Stage features: static features, event aggregates and sequence tensors, fitted on train only.
+"""Stage features: static features, event aggregates, sequence embeddings and tensors, fitted on train only.
 
 Reads  data/interim/filtered (train after imputation and outlier handling, columns.json),
        data/interim/prepared (meta.json, events.parquet, and the raw test split),
        models/imputer.skops, models/fences.json; params sections features.
-Writes data/features/{train,test}.parquet, sequences_{train,test}.npz (with events), manifest.json,
+Writes data/features/{train,test}.parquet, sequences_{train,test}.npz and encoder.npz (with events), manifest.json,
        and models/transform.skops: the single fitted path the test split (and later new customers) runs.
 """
 from __future__ import annotations
@@ -20,8 +20,10 @@ from pipeline.core.io import atomic_dir, write_json, write_parquet
 from pipeline.core.params import FeatureParams, add_params_arg, load_params
 from pipeline.core.persist import load_object
 from pipeline.data.prepared import read_prepared_for_features
+from pipeline.embedding.embedder import save_pretrained
 from pipeline.events.sequences import save_sequences
 from pipeline.featurization.builder import FeatureBuilder
+from pipeline.featurization.store import ENCODER_FILE
 from pipeline.featurization.transform import CustomerTransform, ModelInputs, save_transform
 from pipeline.preprocessing.fences import load_fences
 from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
@@ -34,12 +36,14 @@ PATHS = {"prepared": "data/interim/prepared", "filtered": "data/interim/filtered
 
 
 def build(train: pd.DataFrame, raw_test: pd.DataFrame, events: pd.DataFrame | None, columns: dict,
-          meta: dict, transform_parts: tuple, p: FeatureParams) -> tuple[CustomerTransform, ModelInputs, ModelInputs]:
+          meta: dict, transform_parts: tuple, p: FeatureParams,
+          seed: int = 0) -> tuple[CustomerTransform, ModelInputs, ModelInputs]:
     """Fit on the (filtered) train split; run the raw test split through the full saved transform."""
-    builder = FeatureBuilder.fit(train, events, columns, p, meta.get("as_of"))
+    builder = FeatureBuilder.fit(train, events, columns, p, meta.get("as_of"), seed)
     imputer, fences, mode = transform_parts
     transform = CustomerTransform(imputer, fences, mode, builder)
-    train_inputs = ModelInputs(builder.matrix(train, events), builder.sequence_batch(train, events))
+    train_batch = builder.sequence_batch(train, events)
+    train_inputs = ModelInputs(builder.matrix(train, events, train_batch), train_batch)
     return transform, train_inputs, transform.transform(raw_test, events)
 
 
@@ -52,6 +56,8 @@ def write_features(out: Path, transform: CustomerTransform, train: ModelInputs, 
             if inputs.sequences is not None:
                 save_sequences(inputs.sequences, tmp / f"sequences_{split}.npz")
         write_json(transform.builder.manifest(), tmp / "manifest.json")
+        if transform.builder.embedding is not None:   # the sequence model may start from this encoder
+            save_pretrained(transform.builder.embedding.pretrained(), tmp / ENCODER_FILE)
         save_transform(transform, transform_path)
 
 
@@ -66,12 +72,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     setup_logging()
-    p = load_params(args.params).features
+    params = load_params(args.params)
+    p = params.features
     train, _, columns = read_interim(args.filtered, "outliers")
     raw_test, events, meta = read_prepared_for_features(args.prepared)
     fences, mode = load_fences(args.fences)
     imputer = load_object(args.imputer, IMPUTER_TYPES, "fitted imputer")
-    transform, train_in, test_in = build(train, raw_test, events, columns, meta, (imputer, fences, mode), p)
+    transform, train_in, test_in = build(train, raw_test, events, columns, meta, (imputer, fences, mode), p,
+                                         params.seed)
     write_features(args.out, transform, train_in, test_in, args.transform)
     n_features = train_in.matrix.shape[1] - 2
     log.info("features: %d train / %d test customers, %d features%s", len(train_in.matrix), len(test_in.matrix),

@@ -88,6 +88,20 @@ class OutlierParams:
 
 
 @dataclass(frozen=True)
+class EmbeddingParams:
+    """features.embedding: the self-supervised (CoLES) sequence encoder, fitted on train customers only."""
+    dim: int = 16                         # embedding columns seq_emb_00..; 0 turns the encoder off
+    epochs: int = 6                       # passes over the training customers
+    views: int = 2                        # random slices per customer per step (the positives)
+    batch_customers: int = 128            # customers per step: the others' slices are the negatives
+    type_dim: int = 8                     # event-type embedding size inside the encoder
+    lr: float = 3.0e-3
+    temperature: float = 0.1              # of the softmax contrastive loss (cosine similarities)
+    min_share: float = 0.3                # a slice holds at least this share of the customer's events
+    max_seconds: float = 120.0            # safety cap on pre-training (logged when hit)
+
+
+@dataclass(frozen=True)
 class FeatureParams:
     max_seq_len: int = 64                 # last N events per customer for the sequence model
     windows_days: list[int] = field(default_factory=lambda: [30, 90])  # recent windows for activity/trend
@@ -96,6 +110,8 @@ class FeatureParams:
     log_skew: float = 1.0                 # log1p non-negative numeric columns whose train skew exceeds this
     rare_min_share: float = 0.01          # categorical levels rarer than this (on train) become "infrequent"
     max_event_types: int = 30             # most frequent train event types kept; the rest -> "other"
+    embedding: EmbeddingParams = field(default_factory=EmbeddingParams)
+    transitions: int = 25                 # shares of the N most frequent consecutive event-type pairs; 0: off
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import InputError
+from pipeline.embedding.embedder import PREFIX as EMBEDDING_PREFIX
+from pipeline.featurization.builder import EMBEDDING_GROUP
 from pipeline.models.registry import FAMILIES, get
 
 
@@ -32,16 +34,27 @@ def contributions(family: str, model: Any, X: pd.DataFrame) -> tuple[np.ndarray,
 
 
 def top_reasons(family: str, model: Any, X: pd.DataFrame, k: int) -> pd.DataFrame:
-    """reason_i (feature), reason_i_value (model input), reason_i_effect (signed), by largest |effect|."""
+    """reason_i (feature), reason_i_value (model input), reason_i_effect (signed), by largest |effect|.
+    The sequence embedding's columns are one reason (their contributions summed, exact as they add up;
+    its value is NaN: an embedding has no single value to show)."""
     contrib, _ = contributions(family, model, X)
-    k = min(k, X.shape[1])
+    names, values, contrib = _embedding_as_one(np.asarray(X.columns, dtype=object), X.to_numpy(np.float64), contrib)
+    k = min(k, len(names))
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :k]
     rows = np.arange(len(X))[:, None]
-    names = np.asarray(X.columns, dtype=object)
-    values = X.to_numpy(np.float64)
     out = {}
     for i in range(k):
         out[f"reason_{i + 1}"] = names[order[:, i]]
         out[f"reason_{i + 1}_value"] = values[rows[:, 0], order[:, i]]
         out[f"reason_{i + 1}_effect"] = contrib[rows[:, 0], order[:, i]]
     return pd.DataFrame(out)
+
+
+def _embedding_as_one(names: np.ndarray, values: np.ndarray,
+                      contrib: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    emb = np.array([str(c).startswith(EMBEDDING_PREFIX) for c in names], dtype=bool)
+    if emb.sum() < 2:
+        return names, values, contrib
+    return (np.append(names[~emb], EMBEDDING_GROUP),
+            np.column_stack([values[:, ~emb], np.full(len(values), np.nan)]),
+            np.column_stack([contrib[:, ~emb], contrib[:, emb].sum(axis=1)]))

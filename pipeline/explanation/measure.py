@@ -57,8 +57,10 @@ def _skip_reason(families: list[str], infos: dict[str, dict[str, Any]]) -> str:
 
 
 def explain(test: pd.DataFrame, infos: dict[str, dict[str, Any]], models: dict[str, Any], ranking: list[str],
-            metric: str, p: ExplainParams, seed: int, sequence: SequenceInputs | str) -> dict[str, Any]:
-    """Pure core. `sequence`: (transform, test customers, their events) for the sequence part, or why it is skipped."""
+            metric: str, p: ExplainParams, seed: int, sequence: SequenceInputs | str,
+            groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Pure core. `sequence`: (transform, test customers, their events) for the sequence part, or why it is skipped.
+    `groups`: feature name -> columns permuted together (feature_groups of the manifest)."""
     y = test[TARGET].to_numpy().astype(int)
     if len(np.unique(y)) != 2:
         raise InputError(f"the explained test rows hold only class {np.unique(y).tolist()}; metrics need both.")
@@ -70,7 +72,7 @@ def explain(test: pd.DataFrame, infos: dict[str, dict[str, Any]], models: dict[s
     else:
         X = test[_columns(permuted, infos[permuted], models[permuted], test)]
         out["permutation"] = tab.permutation(permuted, models[permuted], X, y, metric, p.n_repeats, seed,
-                                             infos[permuted].get("calibration"))
+                                             infos[permuted].get("calibration"), groups)
     if (linear := first_with("coefficients", models)) is not None:
         columns = _columns(linear, infos[linear], models[linear], test)
         out["coefficients"] = tab.coefficients(models[linear], columns, family=linear)
@@ -127,3 +129,12 @@ def ranking_of(metrics_path: Path, models: dict[str, Any]) -> tuple[list[str], s
     if m.get("metric") not in OBJECTIVES:
         raise InputError(f"{metrics_path}: 'metric' should be one of {list(OBJECTIVES)}, got {m.get('metric')!r}.")
     return list(m["ranking"]), m["metric"]
+
+
+def feature_groups(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """The manifest's embedding columns as one feature per group (the sequence embedding)."""
+    groups: dict[str, list[str]] = {}
+    for f in manifest.get("features", []):
+        if f.get("source") == "embedding" and f.get("group"):
+            groups.setdefault(f["group"], []).append(f["name"])
+    return groups

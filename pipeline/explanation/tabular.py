@@ -49,20 +49,54 @@ class StoredModel(ClassifierMixin, BaseEstimator):
 
 
 def permutation(family: str, model: Any, X: pd.DataFrame, y: np.ndarray, metric: str,
-                n_repeats: int, seed: int, calibration: dict | None = None) -> dict[str, Any]:
-    """Permutation importance of every feature on the given (test) rows, most important first."""
+                n_repeats: int, seed: int, calibration: dict | None = None,
+                groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Permutation importance of every feature on the given (test) rows, most important first.
+
+    `groups`: name -> columns permuted together as one feature (the sequence embedding's columns mean
+    something only jointly: a customer's embedding is one point, not 16 separate facts)."""
     sign = OBJECTIVES[metric].sign
 
-    def scorer(estimator: StoredModel, X_: pd.DataFrame, y_: np.ndarray) -> float:
+    def scorer(estimator: Any, X_: pd.DataFrame, y_: np.ndarray) -> float:
         return sign * metric_value(metric, y_, estimator.predict_proba(X_)[:, 1])
 
     wrapped = StoredModel(family, model, list(X.columns), calibration)
-    result = permutation_importance(wrapped, X, y, scoring=scorer, n_repeats=n_repeats, random_state=seed, n_jobs=1)
+    grouped = {name: cols for name, cols in (groups or {}).items() if cols and set(cols) <= set(X.columns)}
+    held = [c for cols in grouped.values() for c in cols]
+    single = [c for c in X.columns if c not in held]
+    result = permutation_importance(_Fixed(wrapped, X[held], list(X.columns)), X[single], y, scoring=scorer,
+                                    n_repeats=n_repeats, random_state=seed, n_jobs=1)
     features = [{"feature": str(name), "mean": float(m), "std": float(s)}
-                for name, m, s in zip(X.columns, result.importances_mean, result.importances_std)]
-    features.sort(key=lambda f: -f["mean"])   # stable: ties keep the model's column order
+                for name, m, s in zip(single, result.importances_mean, result.importances_std)]
     baseline = metric_value(metric, y, wrapped.predict_proba(X)[:, 1])
+    rng = np.random.default_rng(seed)
+    for name, cols in grouped.items():
+        drops = [drop(metric, baseline, metric_value(metric, y, wrapped.predict_proba(_shuffled(X, cols, rng))[:, 1]))
+                 for _ in range(n_repeats)]
+        features.append({"feature": name, "mean": float(np.mean(drops)), "std": float(np.std(drops)),
+                         "columns": list(cols)})
+    features.sort(key=lambda f: -f["mean"])   # stable: ties keep the model's column order
     return {"family": family, "baseline": baseline, "n_repeats": n_repeats, "seed": seed, "features": features}
+
+
+class _Fixed(ClassifierMixin, BaseEstimator):
+    """The model seen through the columns sklearn permutes one by one; the grouped columns are held fixed."""
+
+    def __init__(self, inner: StoredModel, held: pd.DataFrame, order: list[str]):
+        self.inner, self.held, self.order = inner, held, order
+
+    def fit(self, X: Any, y: Any = None) -> _Fixed:
+        raise TypeError("only scored, never fitted")
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.inner.predict_proba(pd.concat([X, self.held.loc[X.index]], axis=1)[self.order])
+
+
+def _shuffled(X: pd.DataFrame, columns: list[str], rng: np.random.Generator) -> pd.DataFrame:
+    """X with the rows of `columns` permuted together (one permutation for the whole block)."""
+    out = X.copy()
+    out[columns] = X[columns].to_numpy()[rng.permutation(len(X))]
+    return out
 
 
 def coefficients(model: Any, columns: Sequence[str], family: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The fitted feature step: static features + event aggregates (+ sequence tensors), learned on train.
+"""The fitted feature step: static features + event aggregates + sequence embeddings (+ sequence tensors),
+learned on train.
 
 `FeatureBuilder.fit` sees only training customers and their events (leakage rule 2); every later
 call (test split, new customers) applies the fitted parts unchanged.
@@ -11,14 +12,18 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core.params import FeatureParams
+from pipeline.core.params import EmbeddingParams, FeatureParams
 from pipeline.core.schema import ID, TARGET
+from pipeline.embedding.embedder import SequenceEmbedder
+from pipeline.embedding.transitions import TransitionProfile
 from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
 from pipeline.events.sequences import SequenceBatch
 from pipeline.featurization.static import StaticFeatures
 
 log = logging.getLogger(__name__)
+
+EMBEDDING_GROUP = "sequence embedding"   # explanations treat the embedding columns as this one feature
 
 
 @dataclass
@@ -29,10 +34,12 @@ class FeatureBuilder:
     sequences: SequenceEncoder | None
     as_of: str | None                       # ISO time the features are measured at (events strictly before)
     event_dtypes: dict[str, str] | None = None   # the log's columns: new customers scored without an events file
+    embedding: SequenceEmbedder | None = None    # CoLES encoder pre-trained on the train customers' sequences
+    transitions: TransitionProfile | None = None   # shares of the most frequent consecutive event-type pairs
 
     @classmethod
     def fit(cls, train: pd.DataFrame, events: pd.DataFrame | None, columns: dict[str, list[str]],
-            p: FeatureParams, as_of: str | None) -> FeatureBuilder:
+            p: FeatureParams, as_of: str | None, seed: int = 0) -> FeatureBuilder:
         """Fit every part on the training customers (and only their events)."""
         numeric = columns["numeric"] + columns.get("indicators", [])
         static = StaticFeatures(numeric=numeric, categorical=columns["categorical"], ratios=p.ratios,
@@ -49,15 +56,31 @@ class FeatureBuilder:
         encoding.fit(aggregates.reset_index(drop=True))
         encoder = SequenceEncoder(max_len=p.max_seq_len, max_event_types=p.max_event_types)
         encoder.fit(events, as_of, customer_ids=train_ids)
-        return cls(static, aggregator, encoding, encoder, as_of, {c: str(t) for c, t in events.dtypes.items()})
+        embedding = transitions = None
+        if p.embedding.dim > 0 or p.transitions > 0:
+            train_batch = encoder.transform(events, train_ids, as_of)
+            if p.embedding.dim > 0:
+                embedding = make_embedder(p.embedding, p.max_seq_len, seed).fit(train_batch)
+            if p.transitions > 0:
+                transitions = TransitionProfile(top=p.transitions).fit(train_batch)
+        return cls(static, aggregator, encoding, encoder, as_of, {c: str(t) for c, t in events.dtypes.items()},
+                   embedding, transitions)
 
-    def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
-        """Model matrix: customer_id, target (when present), static then event feature columns."""
+    def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None,
+               batch: SequenceBatch | None = None) -> pd.DataFrame:
+        """Model matrix: customer_id, target (when present), static, event aggregate, embedding, then transition
+        columns.
+        `batch`: these customers' sequence_batch when the caller already has it (else it is built here)."""
         parts = [self.static.transform(customers).reset_index(drop=True)]
         if self.events is not None:
             log_ = events if events is not None else self.empty_events()
             aggregates = self.events.transform(log_, customers[ID].to_numpy(), self.as_of)
             parts.append(self.event_encoding.transform(aggregates.reset_index(drop=True)))
+        if self.embedding is not None or self.transitions is not None:
+            batch = batch if batch is not None else self.sequence_batch(customers, events)
+            for part in (self.embedding, self.transitions):
+                if part is not None:
+                    parts.append(pd.DataFrame(part.transform(batch), columns=part.columns))
         keys = customers[[c for c in (ID, TARGET) if c in customers.columns]].reset_index(drop=True)
         out = pd.concat([keys, *parts], axis=1)
         return out
@@ -77,9 +100,22 @@ class FeatureBuilder:
         rows = [{**d, "source": "static"} for d in self.static.describe()]
         if self.event_encoding is not None:
             rows += [{**d, "source": "events"} for d in self.event_encoding.describe()]
+        if self.embedding is not None:
+            rows += [{"name": c, "kind": "numeric", "inputs": ["events"], "group": EMBEDDING_GROUP, "level": None,
+                      "transform": "CoLES encoder, standardised", "source": "embedding"} for c in self.embedding.columns]
+        if self.transitions is not None:
+            rows += [{"name": c, "kind": "numeric", "inputs": ["events"], "group": None, "level": None,
+                      "transform": "share of consecutive event pairs", "source": "transitions"}
+                     for c in self.transitions.columns]
         seq = None
         if self.sequences is not None:
             seq = {"max_len": self.sequences.max_len, "type_names": list(self.sequences.type_names_),
                    "channels": list(self.sequences.channels_)}
         return {"features": rows, "has_events": self.events is not None, "sequence": seq,
                 "as_of": self.as_of}
+
+
+def make_embedder(p: EmbeddingParams, max_len: int, seed: int) -> SequenceEmbedder:
+    return SequenceEmbedder(dim=p.dim, type_dim=p.type_dim, max_len=max_len, views=p.views, min_share=p.min_share,
+                            epochs=p.epochs, batch_customers=p.batch_customers, lr=p.lr, temperature=p.temperature,
+                            max_seconds=p.max_seconds, random_state=seed)

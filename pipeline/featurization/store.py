@@ -2,6 +2,7 @@
 
   train.parquet, test.parquet       customer_id, target, feature columns in manifest order
   sequences_{train,test}.npz        with an event log: the SequenceBatch of each split, same row order
+  encoder.npz                       with an event log: the CoLES encoder's weights (pipeline/embedding/embedder.py)
   manifest.json                     pipeline/featurization/manifest.py
 The fitted transform is saved beside it (models/transform.skops) in the same write (pipeline/features.py).
 """
@@ -17,6 +18,8 @@ from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.schema import ID
 from pipeline.events.sequences import SequenceBatch, load_sequences
+
+ENCODER_FILE = "encoder.npz"
 
 
 def load_split(features_dir: str | Path, split: str) -> tuple[pd.DataFrame, SequenceBatch | None, dict[str, Any]]:

@@ -15,6 +15,8 @@ import pandas as pd
 
 from pipeline.core.errors import InputError
 from pipeline.core.persist import load_object, qualified_names, save_object
+from pipeline.embedding.embedder import SequenceEmbedder
+from pipeline.embedding.transitions import TransitionProfile
 from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
 from pipeline.events.sequences import SequenceBatch
@@ -38,15 +40,18 @@ class CustomerTransform:
     fence_mode: str
     builder: FeatureBuilder
 
-    def transform(self, customers: pd.DataFrame, events: pd.DataFrame | None) -> ModelInputs:
-        """Validated customers (canonical columns, as prepare writes them) -> model inputs. No row is dropped."""
+    def transform(self, customers: pd.DataFrame, events: pd.DataFrame | None, sequences: bool = True) -> ModelInputs:
+        """Validated customers (canonical columns, as prepare writes them) -> model inputs. No row is dropped.
+        `sequences=False`: no SequenceBatch in the result (tabular models never read it)."""
         clipped = apply_fences(apply_imputer(self.imputer, customers), self.fences, self.fence_mode)
-        return ModelInputs(self.builder.matrix(clipped, events), self.builder.sequence_batch(clipped, events))
+        batch = self.builder.sequence_batch(clipped, events) if sequences else None
+        return ModelInputs(self.builder.matrix(clipped, events, batch), batch)
 
 
 # Every type a saved transform may hold (pipeline.core.persist loads nothing else).
 TRUSTED_TYPES = (*IMPUTER_TYPES, *static_features.TRUSTED_TYPES,
-                 *qualified_names(CustomerTransform, FeatureBuilder, IQRBounds, EventAggregator, SequenceEncoder))
+                 *qualified_names(CustomerTransform, FeatureBuilder, IQRBounds, EventAggregator, SequenceEncoder,
+                                  SequenceEmbedder, TransitionProfile))
 
 
 def save_transform(transform: CustomerTransform, path: str | Path) -> None:

@@ -33,6 +33,7 @@ class BuildContext:
     max_epochs: int = 20         # the sequence model's epoch cap (tune.lstm_max_epochs)
     threads: int = -1            # threads a fit may use (-1: all cores); parallel trials share the cores
     n_features: int = 0          # columns of the matrix it will be fitted on (0: unknown)
+    pretrained: Any = None       # the CoLES encoder (pipeline.embedding.embedder.Pretrained) or None
 
 
 @dataclass(frozen=True)

@@ -171,9 +171,8 @@ class Scorer:
         builder = self.transform.builder
         if builder.as_of is not None and as_of is not None and as_of != pd.Timestamp(builder.as_of):
             builder = dataclasses.replace(builder, as_of=as_of.isoformat())   # same fitted state, new reference time
-        if not model_store.reads_sequences(self.family, self.model) and builder.sequences is not None:
-            builder = dataclasses.replace(builder, sequences=None)   # tabular models never read the sequences
-        inputs = dataclasses.replace(self.transform, builder=builder).transform(clean, events)
+        inputs = dataclasses.replace(self.transform, builder=builder).transform(
+            clean, events, sequences=model_store.reads_sequences(self.family, self.model))
         info = self.info
         p = model_store.predict_calibrated(info, self.model, inputs.matrix, inputs.sequences)
         cut = self.threshold if threshold is None else threshold

@@ -43,14 +43,15 @@ def encoder() -> SequenceEncoder:
 def test_last_events_left_aligned_in_time_order(encoder: SequenceEncoder) -> None:
     batch = encoder.transform(hand_log(), IDS, AS_OF)
     assert batch.types.dtype == np.int32 and batch.values.dtype == np.float32 and batch.lengths.dtype == np.int32
-    assert batch.types.shape == (4, 3) and batch.values.shape == (4, 3, 3)
+    assert batch.types.shape == (4, 3) and batch.values.shape == (4, 3, 7)
     np.testing.assert_array_equal(batch.lengths, [3, 3, 2, 0])
     np.testing.assert_array_equal(batch.types, [[VISIT, PURCHASE, TICKET],   # a: its last 3 of 5
                                                 [PURCHASE, VISIT, VISIT],
                                                 [VISIT, TICKET, 0],
                                                 [0, 0, 0]])
     assert (batch.values[2, 2] == 0).all() and (batch.values[3] == 0).all()   # padding is zeros
-    assert list(batch.customer_ids) == IDS and batch.channels == ["amount", "log_gap_hours", "log_age_days"]
+    assert list(batch.customer_ids) == IDS and batch.channels == [
+        "amount", "log_gap_hours", "log_age_days", "dow_sin", "dow_cos", "hour_sin", "hour_cos"]
     assert batch.type_names == ["<pad>", "<other>", "visit", "purchase", "support_ticket"]
     assert batch.n_types == 5 and len(batch) == 4
 
@@ -60,6 +61,22 @@ def test_fitted_means_and_stds_by_hand(encoder: SequenceEncoder) -> None:
     age_days = np.array([61, 51, 21, 11, 1, 90, 80, 60, 6, 1.5])
     for j, raw in enumerate([np.array([10.0, 30.0, 100.0]), np.log1p(gap_days * 24), np.log1p(age_days)]):
         assert encoder.means_[j] == pytest.approx(raw.mean()) and encoder.stds_[j] == pytest.approx(raw.std())
+
+
+def test_calendar_channels_by_hand() -> None:
+    """c's last event is a Monday at noon: on the week's circle a seventh past Sunday-Monday midnight, on
+    the day's circle half way round. A log of dates only has no time-of-day channels."""
+    encoder = SequenceEncoder(max_len=3).fit(hand_log(), AS_OF)
+    batch = encoder.transform(hand_log(), IDS, AS_OF)
+    raw = batch.values[2, 1] * encoder.stds_ + encoder.means_          # undo the standardisation
+    names = batch.channels
+    assert pd.Timestamp("2024-01-29").day_of_week == 0                     # Monday
+    np.testing.assert_allclose(raw[names.index("dow_sin")], 0.0, atol=1e-6)
+    np.testing.assert_allclose(raw[names.index("dow_cos")], 1.0, atol=1e-6)
+    np.testing.assert_allclose(raw[names.index("hour_sin")], 0.0, atol=1e-6)
+    np.testing.assert_allclose(raw[names.index("hour_cos")], -1.0, atol=1e-6)
+    dates_only = hand_log().assign(timestamp=lambda e: e["timestamp"].dt.floor("D"))
+    assert SequenceEncoder(max_len=3).fit(dates_only, AS_OF).channels_[-2:] == ["dow_sin", "dow_cos"]
 
 
 def test_channel_values_by_hand(encoder: SequenceEncoder) -> None:
@@ -158,7 +175,7 @@ def test_empty_batch_round_trip(encoder: SequenceEncoder, tmp_path) -> None:
     batch = encoder.transform(hand_log().iloc[:0], [], AS_OF)
     save_sequences(batch, tmp_path / "empty.npz")
     loaded = load_sequences(tmp_path / "empty.npz")
-    assert loaded.types.shape == (0, 3) and loaded.values.shape == (0, 3, 3) and len(loaded.customer_ids) == 0
+    assert loaded.types.shape == (0, 3) and loaded.values.shape == (0, 3, 7) and len(loaded.customer_ids) == 0
 
 
 def test_random_log_outputs_are_finite() -> None:

@@ -88,6 +88,25 @@ def test_permutation_importance_ranks_the_planted_feature_first(metric):
     assert sorted(f["feature"] for f in out["features"]) == sorted(X.columns)
 
 
+def test_grouped_columns_are_permuted_together_as_one_feature():
+    """The label depends on a + b jointly (as on an embedding's coordinates): the group's drop is
+    measured by permuting both columns with one row permutation, and they are not listed alone."""
+    X, y = planted()
+    y = ((X["a"] + X["b"]) > 0).astype(int).to_numpy()
+    model = XGBClassifier(n_estimators=40, max_depth=3, random_state=0, n_jobs=1).fit(X[:400], y[:400])
+    groups = {"sequence embedding": ["a", "b"], "noise pair": ["c", "d"]}
+    out = explain_tabular.permutation("xgb", model, X[400:], y[400:], "roc_auc", n_repeats=3, seed=SEED,
+                                      groups=groups)
+    names = [f["feature"] for f in out["features"]]
+    assert sorted(names) == ["noise pair", "sequence embedding", "signal"]
+    top = out["features"][0]
+    assert top["feature"] == "sequence embedding" and top["columns"] == ["a", "b"] and top["mean"] > 0.2
+    assert all(abs(f["mean"]) < 0.05 for f in out["features"][1:])
+    again = explain_tabular.permutation("xgb", model, X[400:], y[400:], "roc_auc", n_repeats=3, seed=SEED,
+                                        groups=groups)
+    assert again == out                                                    # seeded
+
+
 def test_coefficients_are_the_fitted_ones_sorted_by_size():
     X, y = planted()
     model = LogisticRegression().fit(X, y)
@@ -135,7 +154,13 @@ def test_schema(project):
     assert perm["family"] == "xgb" and perm["baseline"] == pytest.approx(metrics["models"]["xgb"]["roc_auc"])
     assert [f["mean"] for f in perm["features"]] == sorted((f["mean"] for f in perm["features"]), reverse=True)
     coefs = [abs(f["coef"]) for f in e["coefficients"]["features"]]
-    assert coefs == sorted(coefs, reverse=True) and len(coefs) == len(perm["features"])
+    # The sequence embedding's columns are permuted together: one entry that names them all.
+    grouped = [f for f in perm["features"] if "columns" in f]
+    assert [f["feature"] for f in grouped] == ["sequence embedding"]
+    assert all(c.startswith("seq_emb_") for c in grouped[0]["columns"])
+    assert not any(f["feature"].startswith("seq_emb_") for f in perm["features"])
+    assert coefs == sorted(coefs, reverse=True)
+    assert len(coefs) == len(perm["features"]) - 1 + len(grouped[0]["columns"])
     # The sequence baseline re-runs the saved transform on the prepared test rows: it must equal evaluate's score.
     assert seq["family"] == "lstm" and seq["baseline"] == pytest.approx(metrics["models"]["lstm"]["roc_auc"])
     assert len(seq["order_shuffle"]["drops"]) == seq["n_repeats"] == 2

@@ -114,16 +114,29 @@ def test_contributions_add_up_to_the_models_output(project, family):
     np.testing.assert_allclose(total, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_explain_adds_the_top_reasons(project, files, tmp_path, capsys):
+def test_explain_adds_the_top_reasons(project, files, as_of, tmp_path, capsys):
     customers, events = files
     run(project, "--customers", customers, "--events", events, "--model", "forest", "--explain", "2",
-        "--out", tmp_path / "r.csv")
+        "--as-of", as_of, "--out", tmp_path / "r.csv")
     out = read(tmp_path / "r.csv")
     assert [c for c in out.columns if c.startswith("reason_")] == [
         "reason_1", "reason_1_value", "reason_1_effect", "reason_2", "reason_2_value", "reason_2_effect"]
-    features = set(model_store.read_info(project / "models/tuned/forest")["feature_columns"])
-    assert set(out["reason_1"]) <= features
+    columns = model_store.read_info(project / "models/tuned/forest")["feature_columns"]
+    embedding = [c for c in columns if c.startswith("seq_emb_")]
+    assert len(embedding) > 1
+    # The embedding's columns are one reason, "sequence embedding", its effect their summed contributions.
+    assert set(out["reason_1"]) | set(out["reason_2"]) <= (set(columns) - set(embedding)) | {"sequence embedding"}
     assert (out["reason_1_effect"].abs() >= out["reason_2_effect"].abs()).all()
+    model = model_store.load_model("forest", project / "models/tuned/forest")
+    X = pd.read_parquet(project / "data/features/test.parquet").set_index("customer_id").loc[out["customer_id"], columns]
+    contrib, _ = contributions("forest", model, X)
+    summed = contrib[:, [columns.index(c) for c in embedding]].sum(axis=1)
+    effects = np.abs(contrib[:, [columns.index(c) for c in columns if c not in embedding]])
+    top = np.maximum(np.abs(summed), effects.max(axis=1))
+    np.testing.assert_allclose(out["reason_1_effect"].abs().to_numpy(), top, rtol=1e-9)
+    is_group = (out["reason_1"] == "sequence embedding").to_numpy()
+    np.testing.assert_allclose(out["reason_1_effect"].to_numpy()[is_group], summed[is_group], rtol=1e-9)
+    assert out.loc[is_group, "reason_1_value"].isna().all()
     with pytest.raises(SystemExit) as exit_:
         run(project, "--customers", customers, "--model", "lstm", "--explain", "--out", tmp_path / "x.csv")
     assert exit_.value.code == 2 and "--explain" in capsys.readouterr().err
