@@ -1,7 +1,7 @@
 """report stage: reports/index.html, one self-contained page comparing the model families.
 
 Reads the earlier stages' files only (STYLE §9): reports/metrics.json (required), reports/plots/,
-reports/tune.json, reports/explain.json, reports/{impute,outliers,resample,eda}.json,
+reports/tune.json, reports/explain.json, reports/{impute,outliers,resample,eda,cells}.json,
 <prepared>/meta.json, params.yaml, dvc.lock (data hashes) and the git commit. Writes one HTML file
 with plotly.js, every figure's data and a static SVG fallback of the curves inline: no CDN, no network.
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 INPUTS = {"plots": "reports/plots", "tune": "reports/tune.json", "explain": "reports/explain.json",
           "impute": "reports/impute.json", "outliers": "reports/outliers.json", "resample": "reports/resample.json",
           "eda": "reports/eda.json", "eda-html": "reports/eda.html", "prepared": "data/interim/prepared",
-          "lock": "dvc.lock"}
+          "cells": "reports/cells.json", "lock": "dvc.lock"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,14 +47,14 @@ def main(argv: list[str] | None = None) -> None:
         eda_link = Path(os.path.relpath(args.eda_html, args.out.parent)).as_posix()
     inputs = load(args.metrics, args.plots, args.tune, args.explain, args.impute, args.outliers, args.resample,
                   args.eda, args.prepared, args.params, args.lock, eda_link,
-                  Path(os.path.relpath(args.out, args.lock.parent)).as_posix() if args.lock else None)
+                  Path(os.path.relpath(args.out, args.lock.parent)).as_posix() if args.lock else None, args.cells)
     try:
         page = render(inputs)
     except (KeyError, TypeError, AttributeError) as err:   # a JSON input of another shape than its stage writes
         raise InputError(f"report: an input file has an unexpected structure ({type(err).__name__}: {err}); "
                          "rerun the stage that wrote it (dvc repro).") from err
     write_text(page, args.out)
-    missing = [name for name in ("tune", "explain", "impute", "outliers", "resample", "meta")
+    missing = [name for name in ("tune", "explain", "impute", "outliers", "resample", "cells", "meta")
                if getattr(inputs, name) is None]
     log.info("report: %d models, best %s, %d curve charts; %.1f MB -> %s%s", len(inputs.metrics.get("models") or {}),
              inputs.metrics.get("best"), len(inputs.curves), len(page.encode()) / 1e6, args.out,

@@ -42,6 +42,8 @@ def test_metrics_show_prints_one_row_per_family(dvc_project):
     """The DVC metrics are reports/summary/<family>.json: flat, so `dvc metrics show` is a readable table."""
     shown = next(iter(show(dvc_project, "metrics", "show").values()))["data"]
     tuned = tuned_families(dvc_project)
+    cells = shown.pop("reports/cells_metrics.json")["data"]   # the cells stage's own metrics: mean/sd per cell
+    assert set(cells) == set(yaml.safe_load((dvc_project / "params.yaml").read_text())["cells"]["cells"])
     rows = {Path(path).stem: entry["data"] for path, entry in shown.items()}
     assert set(rows) == {*tuned, "oracle"} and all(Path(p).parent.name == "summary" for p in shown)
     assert "ensemble" in tuned   # five families tuned: the blend is a model of its own

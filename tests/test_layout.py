@@ -23,7 +23,7 @@ def modules() -> dict[str, Path]:
 
 def test_the_top_holds_only_entries_and_every_concept_is_a_package():
     assert ENTRIES == {"prepare", "eda", "impute", "outliers", "features", "resample", "tune", "evaluate", "explain",
-                       "report", "predict", "app", "simulate"}
+                       "report", "predict", "app", "simulate", "cells"}
     for path in PIPELINE.glob("*.py"):
         if path.stem != "__init__":   # an entry parses flags and calls the library: main() and little else
             tree = ast.parse(path.read_text())

@@ -13,7 +13,7 @@ ALLOWED = {"tune": {"optuna"}, "report": {"plotly"}}   # tune runs Optuna; repor
 
 
 @pytest.mark.parametrize("stage", ["prepare", "eda", "impute", "outliers", "features", "resample", "tune",
-                                   "evaluate", "explain", "report", "predict", "simulate"])
+                                   "evaluate", "explain", "cells", "report", "predict", "simulate"])
 def test_importing_a_stage_loads_only_what_it_uses(stage):
     code = f"import sys, pipeline.{stage}; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

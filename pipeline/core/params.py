@@ -155,6 +155,22 @@ class ExplainParams:
 
 
 @dataclass(frozen=True)
+class CellsParams:
+    """cells stage: one fixed sequence-model configuration per cell on the same seeded folds of TRAIN."""
+    cells: list[str] | None = None        # None: every cell the sequence model has (rnn, lstm, gru, transformer)
+    folds: int = 3                        # stratified folds of the (sampled) train customers
+    max_customers: int | None = 2000      # seeded stratified sample of train customers (null: all); bounds time
+    hidden_size: int = 32
+    max_len: int = 32                     # last N events per customer
+    lr: float = 3.0e-3
+    max_epochs: int = 8                   # every epoch runs (no early stop), so the curves have equal length
+    batch_size: int = 128
+    grad_clip: float = 1.0                # the clipped runs' max gradient norm; the other runs do not clip
+    seconds_per_cell: float = 12.0        # time cap per cell (both runs, all folds); a capped fit keeps its best epoch
+    device: str = "cpu"                   # cpu | cuda | auto
+
+
+@dataclass(frozen=True)
 class Params:
     seed: int = 42
     data: DataParams = field(default_factory=DataParams)
@@ -167,6 +183,7 @@ class Params:
     tune: TuneParams = field(default_factory=TuneParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     explain: ExplainParams = field(default_factory=ExplainParams)
+    cells: CellsParams = field(default_factory=CellsParams)
 
 
 def _build(cls: type[T], raw: Any, where: str) -> T:

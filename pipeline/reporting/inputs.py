@@ -37,6 +37,7 @@ class ReportInputs:
     outliers: dict[str, Any] | None = None
     resample: dict[str, Any] | None = None
     eda: dict[str, Any] | None = None
+    cells: dict[str, Any] | None = None                              # reports/cells.json (the cells stage)
     meta: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)             # params.yaml with defaults filled in
     lock: dict[str, Any] | None = None                               # dvc.lock
@@ -122,13 +123,15 @@ def without_writer_of(lock: dict[str, Any] | None, page: str | None) -> dict[str
 def load(metrics: Path, plots: Path | None = None, tune: Path | None = None, explain: Path | None = None,
          impute: Path | None = None, outliers: Path | None = None, resample: Path | None = None,
          eda: Path | None = None, prepared: Path | None = None, params: Path | None = None,
-         lock: Path | None = None, eda_html: str | None = None, page: str | None = None) -> ReportInputs:
+         lock: Path | None = None, eda_html: str | None = None, page: str | None = None,
+         cells: Path | None = None) -> ReportInputs:
     """Everything the page shows; only metrics.json is required. `page`: the output, relative to dvc.lock's folder."""
     confusion = read_json_file(plots / CONFUSION_FILE) if plots else None
     return ReportInputs(
         metrics=read_json_file(metrics, required=True), curves=read_curves(plots), confusion=confusion,
         tune=read_json_file(tune), explain=read_json_file(explain), impute=read_json_file(impute),
         outliers=read_json_file(outliers), resample=read_json_file(resample), eda=read_json_file(eda),
+        cells=read_json_file(cells),
         meta=read_json_file(prepared / "meta.json") if prepared else None,
         params=as_dict(load_params(params)) if params and params.is_file() else {},
         lock=without_writer_of(read_yaml_file(lock), page), commit=git_commit(lock.parent if lock else None),

@@ -18,6 +18,8 @@ from plotly.utils import PlotlyJSONEncoder
 from pipeline.presentation.formatting import fmt_int, fmt_num, fmt_pct
 from pipeline.reporting import sections as S
 from pipeline.reporting import summary as D
+from pipeline.reporting.cell_comparison import cells_section
+from pipeline.reporting.cell_figures import cell_figures, cells_svg
 from pipeline.reporting.figures import curve_figures_from
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.static_svg import curves_svg
@@ -46,6 +48,7 @@ def context(inputs: ReportInputs) -> dict[str, Any]:
     curves = curve_figures_from(inputs.curves)
     tuning, tuning_figs = S.tuning(inputs.tune, list(metrics.get("ranking") or []))
     explain, explain_figs = S.explanations(inputs.explain)
+    cells, cells_figs = cells_section(inputs.cells), cell_figures(inputs.cells)
     evaluate = inputs.params.get("evaluate") or {}
     threshold = (metrics.get("models") or {}).get(metrics.get("best"), {}).get("threshold")
     columns = (inputs.meta or {}).get("columns") or {}
@@ -54,7 +57,8 @@ def context(inputs: ReportInputs) -> dict[str, Any]:
             "curves_svg": Markup(curves_svg(inputs.curves) or ""), "confusion": D.confusion_summary(inputs.confusion),
             "rationale": D.threshold_rationale(evaluate.get("threshold_rule"), evaluate.get("cost_ratio"), threshold),
             "tuning": tuning, "explain": explain, "data": S.data_pipeline(inputs),
-            "figures": {**curves, **tuning_figs, **explain_figs}}
+            "cells": {**cells, "svg": Markup(cells_svg(inputs.cells) or "")},
+            "figures": {**curves, **tuning_figs, **explain_figs, **cells_figs}}
 
 
 def render(inputs: ReportInputs) -> str:

@@ -1,4 +1,4 @@
-"""Tests for pipeline.models.sequence: learning, packing, cells, callbacks, determinism, persistence."""
+"""Tests for pipeline.models.sequence: learning, packing, cells, callbacks, determinism, persistence, gradient norms."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import pipeline.models.sequence.runtime as runtime
 from pipeline.events.sequences import SequenceBatch, last_events
@@ -79,13 +80,14 @@ def test_extra_padding_does_not_change_predictions(task, fitted):
     np.testing.assert_allclose(fitted.predict_proba(trimmed), base, atol=1e-6)
 
 
-def test_customers_without_events_get_finite_equal_scores(task):
+@pytest.mark.parametrize("cell", ["lstm", "transformer"])
+def test_customers_without_events_get_finite_equal_scores(task, cell):
     X, y = task
     lengths = X.lengths.copy()
     lengths[::4] = 0
     types = np.where(np.arange(X.types.shape[1])[None, :] < lengths[:, None], X.types, 0)
     empty = SequenceBatch(types, X.values, lengths, static=np.zeros((len(y), 0), np.float32), n_types=X.n_types)
-    model = SequenceClassifier(**FAST).fit(empty, y)
+    model = SequenceClassifier(**FAST, cell=cell).fit(empty, y)
     proba = model.predict_proba(empty)
     assert np.isfinite(proba).all()
     np.testing.assert_allclose(proba[lengths == 0], proba[lengths == 0][:1].repeat((lengths == 0).sum(), 0))
@@ -114,6 +116,7 @@ def test_truncation_equals_feeding_only_the_last_events(task):
 
 @pytest.mark.parametrize("cell,bidirectional,num_layers,n_static", [
     ("lstm", True, 1, 0), ("gru", False, 2, 3), ("gru", True, 1, 0), ("rnn", False, 1, 3), ("rnn", True, 2, 0),
+    ("transformer", False, 1, 0), ("transformer", True, 2, 3),   # bidirectional: ignored by the transformer
 ])
 def test_each_cell_fits_and_predicts(cell, bidirectional, num_layers, n_static):
     X, y = order_task(80, n_static=n_static)
@@ -218,3 +221,116 @@ def test_search_space_comes_from_the_config_only_and_build_seeds():
         assert params == {"cell": "gru", "hidden_size": params["hidden_size"]} and 8 <= params["hidden_size"] <= 12
     model = FAMILY.build(params, BuildContext(seed=3, max_epochs=7))
     assert model.random_state == 3 and model.cell == "gru" and model.max_epochs == 7
+
+
+def test_transformer_learns_order_from_its_positional_embedding():
+    """Mean pooling is blind to order: only the positions let the transformer tell A-then-B from B-then-A."""
+    X, y = order_task(300)
+    model = SequenceClassifier(**{**FAST, "cell": "transformer", "hidden_size": 16, "mlp_hidden": 16, "lr": 1e-2,
+                                  "max_epochs": 12, "patience": 12}).fit(X, y)
+    assert roc_auc_score(y, model.predict_proba(X)[:, 1]) > 0.9
+
+
+def test_transformer_ignores_padding_is_deterministic_and_round_trips(tmp_path, task):
+    X, y = task
+    params = {**FAST, "cell": "transformer", "hidden_size": 10, "random_state": 7}   # 10 -> d_model 12 (4 heads)
+    model = SequenceClassifier(**params).fit(X, y)
+    proba = model.predict_proba(X)
+    assert model.module_.encoder.width == 12 and np.isfinite(proba).all()
+    np.testing.assert_allclose(model.predict_proba(pad_with_garbage(X, extra=7)), proba, atol=1e-6)
+    np.testing.assert_array_equal(SequenceClassifier(**params).fit(X, y).predict_proba(X), proba)
+    assert not np.array_equal(SequenceClassifier(**{**params, "random_state": 8}).fit(X, y).predict_proba(X), proba)
+    loaded = SequenceClassifier.load(model.save(tmp_path / "transformer"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), proba)
+    assert loaded.history_ == json.loads(json.dumps(model.history_))
+
+
+def step_norms(fit) -> list[float]:
+    """The total gradient norm the optimizer actually steps with, for every batch of `fit()`."""
+    seen = []
+
+    def record(optimizer, args, kwargs):
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        seen.append(float(torch.nn.utils.get_total_norm(grads)))
+
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        fit()
+    finally:
+        handle.remove()
+    return seen
+
+
+@pytest.mark.parametrize("no_clip", [None, 0])
+def test_gradient_norms_are_recorded_before_clipping(task, no_clip):
+    """history_ holds each epoch's mean and max batch norm before clipping; grad_clip None or 0 clips nothing."""
+    X, y = task
+    clip = 0.05                                   # far below this net's gradient norms: every step is clipped
+    clipped = SequenceClassifier(**{**FAST, "max_epochs": 3, "patience": 3, "grad_clip": clip})
+    clipped_steps = step_norms(lambda: clipped.fit(X, y))
+    assert max(clipped_steps) <= clip * (1 + 1e-4)                          # the optimizer saw clipped gradients
+    assert min(h["grad_norm_max"] for h in clipped.history_) > clip         # but the record is the norm before
+    free = SequenceClassifier(**{**FAST, "max_epochs": 3, "patience": 3, "grad_clip": no_clip})
+    free_steps = step_norms(lambda: free.fit(X, y))
+    assert max(free_steps) > clip
+    per_epoch = np.array_split(np.array(free_steps), len(free.history_))    # equal batches per epoch
+    for h, steps in zip(free.history_, per_epoch):
+        assert h["grad_norm_max"] == pytest.approx(steps.max(), rel=1e-5)   # unclipped: stepped = recorded
+        assert h["grad_norm_mean"] == pytest.approx(steps.mean(), rel=1e-5)
+        assert h["grad_norm_nonfinite"] == 0 and h["grad_norm_max"] >= h["grad_norm_mean"] > 0
+
+
+def test_negative_grad_clip_is_refused(task):
+    X, y = task
+    with pytest.raises(ValueError, match="grad_clip must be >= 0"):
+        SequenceClassifier(**{**FAST, "grad_clip": -1.0}).fit(X, y)
+
+
+# --- starting from the pre-trained CoLES encoder -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pretrained(task):
+    from pipeline.embedding.embedder import SequenceEmbedder
+
+    X, _ = task
+    return SequenceEmbedder(dim=8, type_dim=4, epochs=1, random_state=0).fit(X).pretrained()
+
+
+@pytest.mark.parametrize("encoder", ["frozen", "finetune"])
+def test_the_net_starts_from_the_encoder_frozen_or_fine_tuned(task, pretrained, encoder, tmp_path):
+    X, y = task
+    model = SequenceClassifier(**FAST, encoder=encoder, pretrained=pretrained).fit(X, y)
+    net = model.module_
+    assert isinstance(net.rnn, torch.nn.GRU) and net.rnn.hidden_size == 8 and net.embedding.embedding_dim == 4
+    moved = [not np.array_equal(net.state_dict()[k].numpy(), pretrained.weights[k])
+             for k in pretrained.weights]
+    if encoder == "frozen":
+        assert not any(moved)                                  # the encoder's weights, untouched by training
+    else:
+        assert all(moved)                                      # started there, then trained
+    model.save(tmp_path / "m")
+    loaded = SequenceClassifier.load(tmp_path / "m")          # no encoder file needed to load
+    assert "pretrained" not in json.loads((tmp_path / "m" / "config.json").read_text())["params"]
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_the_encoder_start_is_really_the_encoder(task, pretrained):
+    """Zero epochs of change for the frozen part: its recurrent state equals the encoder's own output."""
+    from pipeline.embedding.embedder import SequenceEmbedder
+
+    X, y = task
+    model = SequenceClassifier(**FAST, encoder="frozen", pretrained=pretrained).fit(X, y)
+    embedder = SequenceEmbedder(dim=8, type_dim=4, epochs=1, random_state=0).fit(X)
+    with torch.no_grad():
+        t = model._tensors(X)
+        state = model.module_.last_state(t.types, t.values, t.lengths).numpy()
+    raw = embedder.transform(X) * embedder.std_ + embedder.mean_
+    np.testing.assert_allclose(state, raw, atol=1e-5)
+
+
+def test_an_encoder_start_without_an_encoder_fails_clearly(task):
+    X, y = task
+    with pytest.raises(ValueError, match="pre-trained CoLES encoder"):
+        SequenceClassifier(**FAST, encoder="frozen").fit(X, y)
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        SequenceClassifier(**FAST, encoder="warm").fit(X, y)

@@ -14,6 +14,7 @@ from pipeline.evaluation import comparison as evaluate_comparison
 from pipeline.evaluation import leaderboard
 from pipeline.evaluation import metrics as M
 from pipeline.evaluation import outputs as evaluate_plots
+from pipeline.cell_study import summary as cell_study
 from pipeline.reporting import summary as report_data
 from pipeline.reporting.figures import curve_figures
 
@@ -251,3 +252,52 @@ def test_explain_json_of_another_shape_is_an_input_error(tmp_path, capsys):
         render(tmp_path, "--explain", str(tmp_path / "explain.json"))
     assert exit_info.value.code == 2
     assert "unexpected structure" in capsys.readouterr().err
+
+
+def make_cells(path, rnn_norms=(2.0, 1.0, 0.5)):
+    """A cells.json as the cells stage writes it (its own summarise), from made-up fits of two cells."""
+    def fit(score, norms, auc):
+        history = [{"epoch": e, "train_loss": 0.5, "val_auc": auc + 0.01 * e, "grad_norm_mean": n,
+                    "grad_norm_max": 3 * n, "grad_norm_nonfinite": 0} for e, n in enumerate(norms)]
+        return {"score": score, "seconds": 1.0, "history": history, "capped": False}
+
+    cells = {cell: {run: cell_study.summarise([fit(base + d, norms, base) for d in (0.0, 0.02, 0.04)])
+                    for run in cell_study.RUNS}
+             for cell, base, norms in (("rnn", 0.6, rnn_norms), ("gru", 0.7, (1.0, 1.1, 1.2)))}
+    for entry, (label, gated) in zip(cells.values(), (("plain RNN", False), ("GRU", True))):
+        entry.update(seconds=6.0, label=label, gated=gated)
+    result = {"skipped": None, "metric": "roc_auc", "seed": 1, "folds": 3, "n_customers": 480, "positives": 70,
+              "config": {"hidden_size": 32, "max_len": 32, "lr": 0.003, "max_epochs": 3, "batch_size": 128,
+                         "grad_clip": 1.0, "seconds_per_cell": 12.0, "device": "cpu"}, "cells": cells}
+    path.write_text(json.dumps(result))
+    return result
+
+
+def test_cells_section_shows_every_cell_its_figures_and_sentences_from_the_data(tmp_path):
+    make_reports(tmp_path)
+    cells = make_cells(tmp_path / "cells.json")
+    page = render(tmp_path, "--cells", str(tmp_path / "cells.json"))
+    section = page[page.index('<section id="cells"'):page.index('<section id="data"')]
+    assert "Recurrent cells compared" in section and 'href="#cells"' in page
+    for cell in ("rnn", "gru"):
+        assert f'data-cell="{cell}"' in section
+        clipped = cells["cells"][cell]["clipped"]
+        assert f"{clipped['mean']:.4f} ± {clipped['sd']:.4f}" in section
+    assert 'data-fig="cells-auc"' in section and 'data-fig="cells-gradients"' in section
+    assert '"cells-auc"' in page and '"cells-gradients"' in page                # the figure data is inline
+    assert "The plain RNN&#39;s mean gradient norm fell from 2 in the first epoch to 0.5 in the last" in section
+    assert "The plain RNN is 0.100 below the GRU (more than a fold sd)" in section
+    assert "largest batch gradient norm was 6 (plain RNN, epoch 0, 6× the clip value 1; 3× that epoch" in section
+    assert section.count("<svg") == 1                                         # the static fallback
+    make_cells(tmp_path / "up.json", rnn_norms=(0.5, 1.0, 2.0))
+    rising = render(tmp_path, "--cells", str(tmp_path / "up.json"))
+    assert "mean gradient norm rose from 0.5 in the first epoch to 2 in the last" in rising
+
+
+def test_cells_section_without_cells_json_or_when_skipped(tmp_path):
+    make_reports(tmp_path)
+    page = render(tmp_path, "--cells", str(tmp_path / "nope.json"))
+    assert "reports/cells.json was not found" in page and 'data-fig="cells-auc"' not in page
+    (tmp_path / "cells.json").write_text(json.dumps({"skipped": "no event log: nothing to read", "cells": {}}))
+    page = render(tmp_path, "--cells", str(tmp_path / "cells.json"))
+    assert "The cell comparison was skipped: no event log: nothing to read." in page

@@ -85,12 +85,14 @@ def test_page_renders_offline_without_errors(page_path, tmp_path):
         })""")
         page.screenshot(path=str(artifacts() / "report-top.png"))
         page.screenshot(path=str(artifacts() / "report-full.png"), full_page=True)
+        page.locator("#cells").screenshot(path=str(artifacts() / "report-cells.png"))
     finally:
         close(p, context)
     assert errors == []
     assert requests == [url]                                    # nothing but the file itself was fetched
     figs = {x["fig"] for x in plots}
     assert {"roc", "pr", "calibration", "gains"} <= figs and any(f.startswith("history-") for f in figs)
+    assert {"cells-auc", "cells-gradients"} <= figs                     # "Recurrent cells compared"
     empty = [x for x in plots if not (x["drawn"] and x["marks"] and x["width"] > 100 and x["height"] > 100)]
     assert empty == [], f"plot containers without a rendered chart: {empty}"
 
@@ -120,11 +122,13 @@ def test_static_fallback_without_javascript(page_path, tmp_path):
     sync_playwright = need_browser()
     p, context, page, errors, _ = open_page(sync_playwright, tmp_path, page_path.as_uri(), javascript=False)
     try:
-        static = page.evaluate("""() => { const el = document.querySelector('.curves .static');
+        static, cells = (page.evaluate("""(selector) => { const el = document.querySelector(selector);
             const box = el.getBoundingClientRect();
-            return {svg: el.querySelectorAll('svg path').length, height: box.height}; }""")
+            return {svg: el.querySelectorAll('svg path').length, height: box.height}; }""", selector)
+            for selector in (".curves .static", ".cells .static"))
         page.locator(".curves").screenshot(path=str(artifacts() / "report-curves-no-javascript.png"))
     finally:
         close(p, context)
     assert errors == []
     assert static["svg"] > 10 and static["height"] > 200
+    assert cells["svg"] > 10 and cells["height"] > 200

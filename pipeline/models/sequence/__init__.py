@@ -1,4 +1,4 @@
-"""The sequence model family (family "lstm"; the recurrent cell LSTM / GRU / RNN is itself tuned).
+"""The sequence model family (family "lstm"; the cell LSTM / GRU / RNN / Transformer is itself tuned).
 
 Input: a SequenceBatch (the customer's last events plus its static features). No resampling: the loss
 weights the positive class instead, and early stopping uses a hold-out of the training rows. Pruning
@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.models.family import BuildContext, Family, FitData, FitHooks, check_params
 
 PARAMS = ("cell", "hidden_size", "num_layers", "bidirectional", "max_len", "embedding_dim", "lr", "weight_decay",
-          "dropout", "batch_size", "patience", "grad_clip", "mlp_hidden", "validation_fraction")
+          "dropout", "batch_size", "patience", "grad_clip", "mlp_hidden", "validation_fraction", "encoder")
 
 
 def build(params: dict[str, Any], ctx: BuildContext) -> Any:
@@ -24,7 +24,7 @@ def build(params: dict[str, Any], ctx: BuildContext) -> Any:
 
     check_params("lstm", params, PARAMS)
     return SequenceClassifier(**params, random_state=ctx.seed, max_epochs=ctx.max_epochs, device=ctx.device,
-                              num_threads=ctx.threads if ctx.threads >= 1 else None)
+                              num_threads=ctx.threads if ctx.threads >= 1 else None, pretrained=ctx.pretrained)
 
 
 def _epoch_hook(hooks: FitHooks) -> Any:
