@@ -128,7 +128,8 @@ class SequenceEmbedder(BaseEstimator):
         self.mean_ = raw.mean(axis=0) if len(raw) else np.zeros(self.dim)
         std = raw.std(axis=0) if len(raw) else np.ones(self.dim)
         self.std_ = np.where(std > 1e-12, std, 1.0)
-        self.seconds_ = round(time.monotonic() - started, 2)
+        # Logged, not kept: a wall-clock time in the fitted state would change models/transform.skops' bytes.
+        log.info("embedding: pre-trained on %d customers in %.1f s", len(rows), time.monotonic() - started)
         return self
 
     def _epoch(self, net: Any, optimizer: Any, batch: SequenceBatch, rows: np.ndarray,

@@ -4,7 +4,8 @@ Rule (README, "Tuning on several machines"): every worker runs until all studies
 the first worker to insert the run's claim row (primary key = the run) refits every family on
 its study's best params; the others record "final fit done by worker X" and write no model. A
 command that ran no trial (the study was already complete: a later command, or a worker that
-joined too late) fits on its own machine, from the same best params. tune.final_fit: false (or
+joined too late) fits on its own machine, from the same best params. On an embedded SQLite file (one
+machine, one process) there is nobody to share with: the run always fits. tune.final_fit: false (or
 --no-final-fit) makes a worker never fit, e.g. helpers of a `dvc exp run` on a main machine.
 """
 from __future__ import annotations
@@ -63,7 +64,10 @@ def who_fits(engine: Engine, key: str, worker: str, *, ran: int, running: int, e
     if running:
         return (f"out of time with {running} trial(s) still running on other workers; "
                 "rerun the same command once they are done to fit here")
-    if not ran:
+    if not ran or engine is None or engine.dialect.name == "sqlite":
+        # An embedded SQLite file is one machine's study: the parallel trials of this one process share it, so
+        # no other worker can be fitting. A claim left by an earlier run on the same (resumed) studies would
+        # otherwise stop this run from fitting the models its stage must write.
         return None
     holder = claim(engine, key, worker)
     return None if holder == worker else f"final fit done by worker {holder}"

@@ -14,7 +14,7 @@ from conftest import run_stages
 
 from pipeline import tune
 from pipeline.models.registry import FAMILIES
-from pipeline.tuning import cv
+from pipeline.tuning import cv, runner
 from pipeline.tuning.train_data import load_train
 
 FAST = ["--trials", "2", "--folds", "3", "--no-resume", "--no-race"]
@@ -67,6 +67,19 @@ def test_models_subset_and_resume_continues_the_study(features):
     assert set(report["families"]) == {"logreg"}
     numbers = [t["number"] for t in report["families"]["logreg"]["history"]]
     assert numbers == [0, 1, 2, 3]   # two more trials, not four new ones
+
+
+def test_a_rerun_on_the_same_sqlite_study_still_writes_its_models(features, monkeypatch):
+    """dvc repro after a tune-code change reruns tune on unchanged features, so the default study (named by
+    the data's fingerprint) resumes with the same trial target: the earlier run's final-fit claim must not
+    stop this run from writing the models evaluate reads (it did: "final fit done by worker <an old pid>")."""
+    args = ("--models", "logreg", "--trials", "5000", "--folds", "3", "--study-name", "rerun", "--timeout", "12")
+    run_tune(features, *args, "--no-resume")
+    monkeypatch.setattr(runner, "worker_id", lambda: "vm:another-process")   # a later `dvc repro` is a new process
+    report = run_tune(features, *args)
+    assert report["final_fit"] == "done here"
+    info = json.loads((features / "out/tuned/logreg/info.json").read_text())
+    assert "skipped" not in info
 
 
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(features, monkeypatch):

@@ -152,8 +152,15 @@ def test_a_study_resumes_after_every_worker_was_killed(features, postgres_url):
     names = ["r1", "r2"]
     procs = [start_worker(features, postgres_url, "resume", n, trials=8) for n in names]
     workers = {worker_of(p) for p in procs}
-    wait_for(lambda: len(trials_of(postgres_url, "resume-logreg", FINISHED)) >= 2
-             and running_trial_of(postgres_url, "resume-logreg", workers), "two finished trials and a running one")
+    for _ in range(50):   # freeze both, so the running trial seen is still running when they are killed
+        wait_for(lambda: len(trials_of(postgres_url, "resume-logreg", FINISHED)) >= 2
+                 and running_trial_of(postgres_url, "resume-logreg", workers), "two finished trials and a running one")
+        for proc in procs:
+            proc.send_signal(signal.SIGSTOP)
+        if running_trial_of(postgres_url, "resume-logreg", workers):
+            break
+        for proc in procs:   # the trial finished between the look and the stop (a tiny logreg takes ~0.2 s)
+            proc.send_signal(signal.SIGCONT)
     for proc in procs:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
