@@ -33,6 +33,8 @@ RESERVED = (ID, TARGET, SPLIT)
 #                      "timestamp": ..., "event_type": ... | None}
 #   numeric           [static numeric feature columns]      (order kept from the file)
 #   categorical       [static categorical feature columns]
+#   ordered_levels    {column: [levels in numeric order]}, only when some inferred column held bucket tokens
+#                     ('5+', '<1', '10-20'; pipeline.data.buckets); each such column is also in categorical
 #   has_events, has_event_type, has_truth   bool
 #   event_numeric     [numeric value columns of the event log]
 #   event_types       [sorted distinct event types seen in the whole (kept) event log]

@@ -37,6 +37,8 @@ def build_meta(src: Sources, source: str, customers: CleanCustomers, events: Cle
                     "timestamp": None if ev is None else p.timestamp_column,
                     "event_type": p.event_type_column if typed else None},
         "numeric": customers.numeric, "categorical": customers.categorical,
+        # Only when some column held bucket tokens, so meta.json of other tables is unchanged.
+        **({"ordered_levels": customers.ordered_levels} if customers.ordered_levels else {}),
         "has_events": ev is not None, "has_event_type": typed, "has_truth": src.truth is not None,
         "event_numeric": [] if events is None else events.numeric,
         "event_types": sorted(ev[EVENT_TYPE].dropna().unique().tolist()) if typed else [],

@@ -2,8 +2,10 @@
 
 Every hard problem is an InputError whose one line names the file, the column and the rows (1-based
 data rows, header excluded) or values. Soft problems (all-missing or id-like columns) are dropped,
-counted in a Report and logged. prepare uses this for training data; predict reuses it for new
-customers (target optional, feature types fixed by the training run), so both take one code path.
+counted in a Report and logged; so is an inferred column of numbers and bucket tokens ('5+', '<1',
+'10-20'; pipeline.data.buckets), read as an ordered categorical. prepare uses this for training data;
+predict reuses it for new customers (target optional, feature types fixed by the training run), so
+both take one code path.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pandas as pd
 from pipeline.core.errors import InputError, show_rows, show_values
 from pipeline.core.params import DataParams
 from pipeline.core.schema import ID, RESERVED, TARGET
+from pipeline.data.buckets import bucket_column
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,7 @@ class CleanCustomers:
     frame: pd.DataFrame        # ID (str), TARGET (int8, when present), features; index = file row order
     numeric: list[str]         # float64 feature columns, file order
     categorical: list[str]     # str/None feature columns, file order
+    ordered_levels: dict[str, list[str]] = field(default_factory=dict)   # bucket columns (also in categorical)
 
 
 def columns_hint(columns: Iterable[Any]) -> str:
@@ -177,16 +181,35 @@ def _drop(report: Report, kind: str, name: str, message: str) -> None:
     report.warn(message)
 
 
+def _bucket_levels(series: pd.Series, file_label: str, column: str,
+                   report: Report) -> tuple[pd.Series, list[str]] | None:
+    """(text, levels in order) of a text column of numbers and bucket tokens ('5+', '<1', '10-20'), warned; else None."""
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+        return None
+    text = to_text(series)
+    if (found := bucket_column(text)) is None:
+        return None
+    levels, tokens = found
+    report.warn(f"{file_label}: column '{column}' holds bucket tokens {tokens} among numbers: read as an ordered "
+                f"categorical with levels {levels}; list it in data.numeric to make this an error, "
+                "or clean the export.")
+    return text, levels
+
+
 def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, report: Report) -> CleanCustomers:
     """Numeric vs categorical per column (data.numeric/categorical force it); empty and id-like columns dropped."""
     cols: dict[str, pd.Series] = {}
-    numeric, categorical = [], []
+    numeric, categorical, ordered = [], [], {}
     for name in features.columns:
         series = features[name]
         if blank(series).all():
             _drop(report, "columns_all_missing", name, f"{file_label}: column '{name}' is empty in every row: dropped.")
             continue
         forced = name in p.numeric
+        if not forced and name not in p.categorical and (bucket := _bucket_levels(series, file_label, name, report)):
+            cols[name], ordered[name] = bucket
+            categorical.append(name)
+            continue
         hint = "or take it out of data.numeric" if forced else "or list the column in data.categorical"
         values = None if name in p.categorical else to_numeric(series, file_label, name, forced, hint)
         if values is not None:
@@ -201,7 +224,7 @@ def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, repo
             continue
         cols[name] = text
         categorical.append(name)
-    return CleanCustomers(pd.DataFrame(cols, index=features.index), numeric, categorical)
+    return CleanCustomers(pd.DataFrame(cols, index=features.index), numeric, categorical, ordered)
 
 
 def _fixed_features(frame: pd.DataFrame, features: Mapping[str, Sequence[str]], file_label: str) -> CleanCustomers:
@@ -239,5 +262,6 @@ def validate_customers(frame: pd.DataFrame, p: DataParams, file_label: str, *, r
             raise InputError(f"{file_label}: feature column(s) {clash} clash with reserved names {list(RESERVED)} "
                              "used for id/target/split; rename them or list them in data.ignore.")
         typed = _infer_features(rest, p, file_label, report)
-    return CleanCustomers(pd.concat([head, typed.frame], axis=1), typed.numeric, typed.categorical)
+    return CleanCustomers(pd.concat([head, typed.frame], axis=1), typed.numeric, typed.categorical,
+                          typed.ordered_levels)
 
