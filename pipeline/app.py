@@ -5,7 +5,8 @@
 
 It reads the same artifacts as `python -m pipeline.predict` and scores through the very same
 `pipeline.serving.scorer.Scorer.score`, so both give the same numbers; it never fits anything. Bad uploads
-show the CLI's one-line message (st.error), never a traceback.
+show the CLI's one-line message (st.error), never a traceback. An upload's drift against the training
+distribution is shown as predict writes it to scores.drift.json (pipeline/monitoring/).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def main() -> None:
     family = st.sidebar.selectbox("Model", ["best", *tuned] if metrics else tuned, key="family")
     try:
         scorer = views.cached_scorer(str(root), family)
+        reference = views.cached_reference(str(root))
     except InputError as err:
         st.error(f"error: {err}")
         return
@@ -40,7 +42,7 @@ def main() -> None:
     with lookup:
         views.lookup(root, scorer)
     with upload:
-        views.upload(scorer)
+        views.upload(scorer, reference)
 
 
 if __name__ == "__main__":

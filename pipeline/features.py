@@ -1,14 +1,15 @@
 """Stage features: static features, event aggregates, sequence embeddings and tensors, fitted on train only.
 
 Reads  data/interim/filtered (train after imputation and outlier handling, columns.json),
-       data/interim/prepared (meta.json, events.parquet, and the raw test split),
+       data/interim/prepared (meta.json, events.parquet, and the raw test and train splits),
        models/imputer.skops, models/fences.json; params sections features.
 Writes data/features/{train,test}.parquet, sequences_{train,test}.npz and encoder.npz (with events), manifest.json,
-       and models/transform.skops: the single fitted path the test split (and later new customers) runs.
+       models/transform.skops (the one fitted path test and new customers run), models/drift_reference.json.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from pipeline.events.sequences import save_sequences
 from pipeline.featurization.builder import FeatureBuilder
 from pipeline.featurization.store import ENCODER_FILE
 from pipeline.featurization.transform import CustomerTransform, ModelInputs, save_transform
+from pipeline.monitoring.reference import fit_reference, save_reference
 from pipeline.preprocessing.fences import load_fences
 from pipeline.preprocessing.imputation import TRUSTED_TYPES as IMPUTER_TYPES
 from pipeline.preprocessing.interim import read_interim
@@ -32,18 +34,22 @@ from pipeline.preprocessing.interim import read_interim
 log = logging.getLogger(__name__)
 
 PATHS = {"prepared": "data/interim/prepared", "filtered": "data/interim/filtered", "imputer": "models/imputer.skops",
-         "fences": "models/fences.json", "out": "data/features", "transform": "models/transform.skops"}
+         "fences": "models/fences.json", "out": "data/features", "transform": "models/transform.skops",
+         "drift-reference": "models/drift_reference.json"}
 
 
 def build(train: pd.DataFrame, raw_test: pd.DataFrame, events: pd.DataFrame | None, columns: dict,
           meta: dict, transform_parts: tuple, p: FeatureParams,
           seed: int = 0) -> tuple[CustomerTransform, ModelInputs, ModelInputs]:
     """Fit on the (filtered) train split; run the raw test split through the full saved transform."""
-    builder = FeatureBuilder.fit(train, events, columns, p, meta.get("as_of"), seed)
+    # Out of time the training customers are measured at their own, earlier cutoff (meta.json as_of_train).
+    train_as_of = meta.get("as_of_train") or meta.get("as_of")
+    builder = FeatureBuilder.fit(train, events, columns, p, meta.get("as_of"), seed, train_as_of)
     imputer, fences, mode = transform_parts
     transform = CustomerTransform(imputer, fences, mode, builder)
-    train_batch = builder.sequence_batch(train, events)
-    train_inputs = ModelInputs(builder.matrix(train, events, train_batch), train_batch)
+    at_train = dataclasses.replace(builder, as_of=train_as_of)
+    train_batch = at_train.sequence_batch(train, events)
+    train_inputs = ModelInputs(at_train.matrix(train, events, train_batch), train_batch)
     return transform, train_inputs, transform.transform(raw_test, events)
 
 
@@ -81,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     transform, train_in, test_in = build(train, raw_test, events, columns, meta, (imputer, fences, mode), p,
                                          params.seed)
     write_features(args.out, transform, train_in, test_in, args.transform)
+    save_reference(fit_reference(train_in.matrix, args.prepared, transform.builder), args.drift_reference)  # train only
     n_features = train_in.matrix.shape[1] - 2
     log.info("features: %d train / %d test customers, %d features%s", len(train_in.matrix), len(test_in.matrix),
              n_features, f", sequences of up to {p.max_seq_len} events" if train_in.sequences is not None else "")

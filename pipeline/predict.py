@@ -1,15 +1,18 @@
 """Score new customers with the saved transform and a tuned model (never refits anything).
 
-Reads a customers file (CSV or Parquet, the training run's columns; the target column, if present, is
-ignored) and optionally an event log; writes customer_id, probability, label, rank, decile (+ reasons
-with --explain) as CSV or Parquet, by the --out extension, atomically. Input is checked with the same
-contract and messages as training (pipeline.data.contract.validate_tables). Files larger than --chunk-size
-customers are scored chunk by chunk in bounded memory (pipeline/serving/batch.py).
+Reads a customers file (CSV or Parquet, the training run's columns; a target column is ignored; none for a
+model of an event log alone: everyone in --events) and an event log; writes customer_id, probability, label,
+rank, decile (+ reasons with --explain) as CSV or Parquet, by the --out extension, atomically. Input is checked
+with the training contract (pipeline.data.contract.validate_tables); past --chunk-size customers, chunk by chunk.
+Beside the scores it writes their drift from the training distribution (--out scores.csv -> scores.drift.json,
+pipeline/monitoring/), with one warning line naming the top drifting features when drift is large (a run made
+before drift monitoring, without models/drift_reference.json: a note and no drift file).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +20,9 @@ from pipeline.core.errors import InputError, cli, setup_logging
 from pipeline.data.validate_events import parse_cutoff
 from pipeline.explanation.contributions import explainable_families
 from pipeline.models.store import ENSEMBLE
-from pipeline.serving.batch import BatchJob, score_file, write_scores
+from pipeline.monitoring.reference import find_reference
+from pipeline.monitoring.summary import write_summary
+from pipeline.serving.batch import BatchJob, customers_from_events, score_file, write_scores
 from pipeline.serving.scorer import CHOICES, Scorer, add_rank
 
 log = logging.getLogger(__name__)
@@ -29,12 +34,16 @@ model's family, chosen on out-of-fold train predictions, unless --threshold is g
 as-of: events at/after it are dropped (counted and warned); recency features are measured to it. Default:
 params data.cutoff if set, else the latest event in --events + 1 s (as prepare does), else the training as-of.
 explain: reason_i, reason_i_value (the model input), reason_i_effect (log-odds for logreg and the boosting families,
-probability for forest)."""
+probability for forest).
+drift: per feature PSI against models/drift_reference.json (< 0.1 stable, 0.1-0.25 moderate, > 0.25 large), status
+and bins compared; overall status, top drifting, n scored; judged from 200 customers on (pipeline/monitoring/)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m pipeline.predict", description=__doc__.split("\n\n")[0], epilog=EPILOG)
-    ap.add_argument("--customers", type=Path, required=True, help="customers file (.csv or .parquet)")
+    ap.add_argument("--customers", type=Path,
+                    help="customers file (.csv or .parquet); optional for a model without static columns (trained "
+                         "on an event log alone): then everyone in --events is scored")
     ap.add_argument("--events", type=Path, help="event log of these customers (.csv or .parquet)")
     ap.add_argument("--model", default="best", choices=CHOICES, help="family to score with (default: best by CV)")
     ap.add_argument("--threshold", type=float, help="label threshold (default: the family's tuned threshold)")
@@ -73,12 +82,18 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     scorer = Scorer.load(args.root, args.model)
     check_args(args, scorer)
-    job = BatchJob(args.customers, args.events, args.out, args.as_of, args.threshold, args.explain, args.chunk_size)
-    scores = add_rank(score_file(scorer, job))
+    reference = find_reference(args.root)   # None (noted) for a run made before drift monitoring
+    with tempfile.TemporaryDirectory(prefix=".predict.", dir=args.out.parent) as work:
+        customers = args.customers or customers_from_events(args.events, scorer, Path(work))
+        job = BatchJob(customers, args.events, args.out, args.as_of, args.threshold, args.explain, args.chunk_size)
+        scored = score_file(scorer, job, reference)
+    scores = add_rank(scored.frame)
     write_scores(scores, args.out)
     log.info("predict: %s customers scored with %s (threshold %.4f), %d labelled 1, in %.1f s -> %s",
              f"{len(scores):,}", scorer.family, args.threshold if args.threshold is not None else scorer.threshold,
              int(scores["label"].sum()), time.perf_counter() - started, args.out)
+    if scored.drift is not None:
+        write_summary(reference, scored.drift, args.out)
 
 
 if __name__ == "__main__":

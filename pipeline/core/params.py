@@ -38,7 +38,7 @@ class SyntheticParams:
 @dataclass(frozen=True)
 class DataParams:
     source: str = "synthetic"             # synthetic | files
-    customers: str = "data/raw/customers.csv"
+    customers: str | None = "data/raw/customers.csv"   # null: no customers table (label.from_events only)
     events: str | None = None
     id_column: str = "customer_id"
     target: str = "churn"
@@ -55,7 +55,22 @@ class DataParams:
 
 
 @dataclass(frozen=True)
+class LabelParams:
+    """label: the target built point-in-time from the event log instead of read from a customers column."""
+    from_events: bool = False             # false: the customers table's data.target column is the label
+    kind: str = "churn"                   # churn: no qualifying event in the horizon | repeat: at least one |
+                                          # event: an event of label.event_types occurs
+    event_types: list[str] | None = None  # which events qualify (null: all; required for kind event)
+    horizon_days: float = 60.0            # label window [cutoff, cutoff + horizon)
+    cutoff: str | None = None             # features from events strictly before; null: the latest cutoff whose
+                                          # horizon the log covers (the day after its last event - horizon)
+    min_history_days: float = 0.0         # customers need a first event this long before the cutoff
+
+
+@dataclass(frozen=True)
 class SplitParams:
+    method: str = "random"                # random: customers split at one cutoff | time: train at cutoff - horizon,
+                                          # test at cutoff (needs label.from_events)
     test_size: float = 0.2
     column: str | None = None             # a customers column holding train/test; overrides the random split
 
@@ -174,6 +189,7 @@ class CellsParams:
 class Params:
     seed: int = 42
     data: DataParams = field(default_factory=DataParams)
+    label: LabelParams = field(default_factory=LabelParams)
     split: SplitParams = field(default_factory=SplitParams)
     eda: EdaParams = field(default_factory=EdaParams)
     impute: ImputeParams = field(default_factory=ImputeParams)

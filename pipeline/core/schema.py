@@ -41,6 +41,10 @@ RESERVED = (ID, TARGET, SPLIT)
 #   cutoff            ISO timestamp | None  (user's cutoff; synthetic: the snapshot date)
 #   as_of             ISO timestamp | None  reference time for recency features: cutoff, or else the
 #                                           latest kept event + 1 s (features use events strictly before it)
+#   as_of_train       ISO timestamp         only with label.from_events: the training customers' cutoff
+#                                           (as_of - horizon out of time, split.method time; else as_of)
+#   label             only with label.from_events: kind, event_types, horizon_days, min_history_days, cutoff,
+#                     train_cutoff, split_method, window {split: [start, end)}, positive_rate {split: share}
 #   n_train, n_test, positive_rate_train, n_events
 #   dropped           {"events_unknown_customer": int, "events_after_cutoff": int,
 #                      "columns_all_missing": [..], "columns_id_like": [..]}

@@ -4,13 +4,16 @@ Pure apart from reading the sources (user files or the simulator); raises InputE
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
 
+from pipeline.core.errors import InputError
 from pipeline.core.params import Params
 from pipeline.core.schema import EVENT_TYPE, TARGET, TEST, TIMESTAMP, TRAIN
 from pipeline.data.contract import validate_tables
+from pipeline.data.labelled import prepare_from_events
 from pipeline.data.prepared import PreparedData
 from pipeline.data.sources import Sources, read_sources
 from pipeline.data.split import pop_split_column, train_test_split_ids
@@ -51,7 +54,12 @@ def build_meta(src: Sources, source: str, customers: CleanCustomers, events: Cle
 
 def prepare(params: Params) -> PreparedData:
     """Read, validate, cut off and split; pure apart from reading the sources. Raises InputError on bad input."""
-    src = read_sources(params.data, params.seed)
+    src = read_sources(params.data, params.seed, params.label)
+    if params.label.from_events:
+        return _prepare_labelled(params, src)
+    if params.split.method != "random":
+        raise InputError(f"params: split.method {params.split.method!r} needs a label built from the event log "
+                         "(label.from_events: true); a customers table's target has no time.")
     p, split = src.data, params.split
     raw, split_values = pop_split_column(src.customers, split, src.labels["customers"], (p.id_column, p.target))
     customers, events, report = validate_tables(raw, src.events, p, src.labels, cutoff=src.cutoff)
@@ -61,3 +69,14 @@ def prepare(params: Params) -> PreparedData:
     test = customers.frame[assignment == TEST].reset_index(drop=True)
     meta = build_meta(src, params.data.source, customers, events, train, test, report)
     return PreparedData(train, test, None if events is None else events.frame, src.truth, meta)
+
+
+def _prepare_labelled(params: Params, src: Sources) -> PreparedData:
+    """label.from_events: the target from the log at each split's cutoff (pipeline/data/labelled.py)."""
+    data, extra = prepare_from_events(params, src)
+    labelled = dataclasses.replace(src, data=dataclasses.replace(src.data, target=extra["target"], positive_label=1),
+                                   cutoff=extra["cutoff"])
+    meta = build_meta(labelled, params.data.source, extra["static"], extra["events"], data.train, data.test,
+                      extra["report"])
+    meta.update(label=extra["label"], as_of_train=extra["as_of_train"])
+    return dataclasses.replace(data, meta=meta)

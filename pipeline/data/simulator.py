@@ -43,6 +43,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -358,7 +359,14 @@ def _events_frame(ids: pd.Series, cust: np.ndarray, code: np.ndarray, tsec: np.n
     })
 
 
-def write_tables(sim: SimulatedData, out: Path, fmt: str) -> list[Path]:
+class Tables(Protocol):
+    """What `write_tables` writes: SimulatedData, or pipeline.data.simulated_log.SimulatedLog."""
+    customers: pd.DataFrame
+    events: pd.DataFrame
+    truth: pd.DataFrame
+
+
+def write_tables(sim: Tables, out: Path, fmt: str) -> list[Path]:
     """Write customers/events/truth as DIR/<name>.<fmt>, each file atomically."""
     paths = []
     for name, frame in (("customers", sim.customers), ("events", sim.events), ("truth", sim.truth)):

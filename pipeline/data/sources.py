@@ -8,7 +8,7 @@ import pandas as pd
 
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
-from pipeline.core.params import DataParams
+from pipeline.core.params import DataParams, LabelParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP, TRUE_PROBABILITY
 from pipeline.data.validate_events import parse_cutoff
 
@@ -18,7 +18,7 @@ SIMULATED_TARGET = "churn"     # pipeline.data.simulator's target column; its ot
 
 @dataclass(frozen=True)
 class Sources:
-    customers: pd.DataFrame
+    customers: pd.DataFrame | None     # None: no customers table (label.from_events: customers come from the log)
     events: pd.DataFrame | None
     truth: pd.DataFrame | None
     data: DataParams                   # the params describing these frames (synthetic: the simulator's names)
@@ -26,15 +26,25 @@ class Sources:
     cutoff: pd.Timestamp | None
 
 
-def read_sources(p: DataParams, seed: int) -> Sources:
-    """The user's files, or a seeded simulation when data.source is synthetic."""
+def read_sources(p: DataParams, seed: int, label: LabelParams | None = None) -> Sources:
+    """The user's files, or a seeded simulation when data.source is synthetic.
+
+    With label.from_events the customers table is optional, and the simulator writes its outcome into the
+    log (the events after the snapshot) instead of a target column."""
+    from_events = label is not None and label.from_events
     if p.source == "files":
+        if p.customers is None and not from_events:
+            raise InputError("params: data.customers is null; a customers table is needed unless the label is "
+                             "built from the event log (label.from_events: true).")
         ids = (p.id_column,)   # read as text: '00042' must stay '00042'
-        customers = read_table(p.customers, "customers", string_columns=ids)
+        customers = None if p.customers is None else read_table(p.customers, "customers", string_columns=ids)
         events = None if p.events is None else read_table(p.events, "events", string_columns=ids)
-        return Sources(customers, events, None, p, {"customers": p.customers, "events": p.events}, parse_cutoff(p.cutoff))
+        return Sources(customers, events, None, p, {"customers": p.customers or "the event log's customers",
+                                                    "events": p.events}, parse_cutoff(p.cutoff))
     if p.source != "synthetic":
         raise InputError(f"params: data.source must be one of {list(SOURCES)}, got {p.source!r}.")
+    if from_events:
+        return _simulated_log(p, seed, label)
     from pipeline.data.simulator import simulate  # lazy: file users never need the simulator
 
     sim = simulate(p.synthetic, seed)
@@ -46,3 +56,24 @@ def read_sources(p: DataParams, seed: int) -> Sources:
                           TRUE_PROBABILITY: sim.truth[TRUE_PROBABILITY].to_numpy(dtype="float64")})
     labels = {"customers": "simulated customers", "events": "simulated events"}
     return Sources(sim.customers, sim.events, truth, data, labels, cutoff)
+
+
+def _simulated_log(p: DataParams, seed: int, label: LabelParams) -> Sources:
+    """The simulator as a raw log with its outcome written after the snapshot (pipeline/data/simulated_log.py).
+
+    The true probability is the oracle only for the label the simulator draws: churn over every event type,
+    at the snapshot, over the horizon it wrote; any other label gets no truth."""
+    from pipeline.data.simulated_log import simulate_log
+
+    sim = simulate_log(p.synthetic, seed, label.horizon_days)
+    data = dataclasses.replace(p, id_column=ID, timestamp_column=TIMESTAMP, event_type_column=EVENT_TYPE, cutoff=None)
+    snapshot = parse_cutoff(p.synthetic.snapshot_date, "data.synthetic.snapshot_date")
+    at_snapshot = label.cutoff is None or parse_cutoff(label.cutoff, "label.cutoff") == snapshot
+    exact = label.kind == "churn" and label.event_types is None and not p.synthetic.event_types and at_snapshot
+    truth = None
+    if exact:
+        truth = pd.DataFrame({ID: sim.truth[ID].astype(str).to_numpy(dtype=object),
+                              TRUE_PROBABILITY: sim.truth[TRUE_PROBABILITY].to_numpy(dtype="float64")})
+    labels = {"customers": "simulated customers", "events": "simulated events"}
+    # Sources.cutoff: the default label cutoff, the snapshot the outcome was drawn at.
+    return Sources(sim.customers, sim.events, truth, data, labels, snapshot)

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from pipeline.events.aggregates import column_labels
 from pipeline.events.sequences import UNKNOWN, SequenceBatch
 
 PREFIX = "seq_next__"    # matrix columns: seq_next__<from>__<to>
@@ -36,10 +37,14 @@ class TransitionProfile(BaseEstimator):
     def fit(self, batch: SequenceBatch) -> TransitionProfile:
         """Choose the `top` pairs most frequent among these (training) customers; ties by pair code."""
         self.n_types_ = int(batch.n_types)
-        self.names_ = list(batch.type_names) or [str(i) for i in range(self.n_types_)]
+        # '<other>' -> 'other': XGBoost rejects [ ] < in feature names.
+        self.names_ = column_labels(list(batch.type_names) or [str(i) for i in range(self.n_types_)])
         totals = pair_counts(batch, self.n_types_).sum(axis=0)
         order = np.lexsort((np.arange(len(totals)), -totals))
-        self.pairs_ = [int(p) for p in order[:self.top] if totals[p] > 0]
+        seen = {p // self.n_types_ for p in np.flatnonzero(totals)} | {p % self.n_types_ for p in np.flatnonzero(totals)}
+        # One event type (an untyped log, a purchase-only log): every pair is the same pair, and its share says
+        # nothing about order, so there are no columns.
+        self.pairs_ = [int(p) for p in order[:self.top] if totals[p] > 0] if len(seen) > 1 else []
         return self
 
     @property

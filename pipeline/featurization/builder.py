@@ -39,8 +39,10 @@ class FeatureBuilder:
 
     @classmethod
     def fit(cls, train: pd.DataFrame, events: pd.DataFrame | None, columns: dict[str, list[str]],
-            p: FeatureParams, as_of: str | None, seed: int = 0) -> FeatureBuilder:
-        """Fit every part on the training customers (and only their events)."""
+            p: FeatureParams, as_of: str | None, seed: int = 0, train_as_of: str | None = None) -> FeatureBuilder:
+        """Fit every part on the training customers (and only their events), measured at `train_as_of`
+        (default `as_of`); the fitted builder measures every later customer at `as_of`. The two differ out of
+        time (split.method time): training customers are seen as they were at the earlier cutoff."""
         numeric = columns["numeric"] + columns.get("indicators", [])
         static = StaticFeatures(numeric=numeric, categorical=columns["categorical"], ratios=p.ratios,
                                 buckets=p.buckets, log_skew=p.log_skew, rare_min_share=p.rare_min_share)
@@ -49,6 +51,7 @@ class FeatureBuilder:
             return cls(static, None, None, None, None)
         # fit(..., customer_ids=train ids): only training customers' events are learned from.
         train_ids = train[ID].to_numpy()
+        scoring_as_of, as_of = as_of, train_as_of or as_of
         aggregator = EventAggregator(windows_days=tuple(p.windows_days), max_event_types=p.max_event_types)
         aggregator.fit(events, as_of, customer_ids=train_ids)
         aggregates = aggregator.transform(events, train_ids, as_of)
@@ -63,7 +66,7 @@ class FeatureBuilder:
                 embedding = make_embedder(p.embedding, p.max_seq_len, seed).fit(train_batch)
             if p.transitions > 0:
                 transitions = TransitionProfile(top=p.transitions).fit(train_batch)
-        return cls(static, aggregator, encoding, encoder, as_of, {c: str(t) for c, t in events.dtypes.items()},
+        return cls(static, aggregator, encoding, encoder, scoring_as_of, {c: str(t) for c, t in events.dtypes.items()},
                    embedding, transitions)
 
     def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None,

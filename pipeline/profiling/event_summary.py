@@ -21,9 +21,11 @@ RECENT_DAYS = 30
 MAX_WEEKLY_TYPES = 5                   # lines in the events-over-time chart besides the total
 
 
-def as_of_time(events: pd.DataFrame, meta: dict[str, Any]) -> pd.Timestamp:
-    """Reference time for recency: meta's as_of (the cutoff), else the latest kept event."""
-    return pd.Timestamp(meta["as_of"]) if meta.get("as_of") else events[TIMESTAMP].max()
+def as_of_time(events: pd.DataFrame, meta: dict[str, Any], key: str = "as_of") -> pd.Timestamp:
+    """Reference time for recency: meta's as_of (the cutoff; `as_of_train` for the training customers, who are
+    measured at an earlier cutoff out of time), else the latest kept event."""
+    value = meta.get(key) or meta.get("as_of")
+    return pd.Timestamp(value) if value else events[TIMESTAMP].max()
 
 
 def type_counts(events: pd.DataFrame) -> list[dict[str, Any]]:
@@ -93,7 +95,7 @@ def summarise_events(events: pd.DataFrame, splits: dict[str, pd.DataFrame], meta
 def customer_aggregates(events: pd.DataFrame, ids: pd.Series, as_of: pd.Timestamp, max_types: int,
                         value_columns: list[str]) -> pd.DataFrame:
     """One row per id (in the order given): counts, recency, counts per type, sums/means of value columns."""
-    ev = events[events[ID].isin(set(ids))]
+    ev = events[events[ID].isin(set(ids)) & (events[TIMESTAMP] < as_of)]   # out of time later events are labels
     grouped = ev.groupby(ID)
     index = pd.Index(ids, name=ID)
     out = pd.DataFrame(index=index)

@@ -96,7 +96,7 @@ def summarise(prepared: Prepared, p: EdaParams) -> dict[str, Any]:
     aggregates = None
     if events is not None and len(events):
         value_columns = [c for c in meta.get("event_numeric", []) if c in events]
-        aggregates = event_summary.customer_aggregates(events, train[ID], event_summary.as_of_time(events, meta),
+        aggregates = event_summary.customer_aggregates(events, train[ID], event_summary.as_of_time(events, meta, "as_of_train"),
                                                     p.max_categories, value_columns)
     return jsonable({
         "dataset": dataset_info(prepared),

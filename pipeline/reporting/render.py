@@ -20,6 +20,7 @@ from pipeline.reporting import sections as S
 from pipeline.reporting import summary as D
 from pipeline.reporting.cell_comparison import cells_section
 from pipeline.reporting.cell_figures import cell_figures, cells_svg
+from pipeline.reporting.validation_time import time_section
 from pipeline.reporting.figures import curve_figures_from
 from pipeline.reporting.inputs import ReportInputs
 from pipeline.reporting.static_svg import curves_svg
@@ -58,6 +59,7 @@ def context(inputs: ReportInputs) -> dict[str, Any]:
             "rationale": D.threshold_rationale(evaluate.get("threshold_rule"), evaluate.get("cost_ratio"), threshold),
             "tuning": tuning, "explain": explain, "data": S.data_pipeline(inputs),
             "cells": {**cells, "svg": Markup(cells_svg(inputs.cells) or "")},
+            "over_time": time_section(inputs.meta, metrics),
             "figures": {**curves, **tuning_figs, **explain_figs, **cells_figs}}
 
 

@@ -2,7 +2,9 @@
 
 Both paths validate with the training contract and score through `Scorer.score`, so a file gives the
 same scores whichever path it takes (tested); the chunked one reads the customers `chunk_size` rows
-at a time with the events partitioned to match (pipeline/serving/chunks.py) and logs progress.
+at a time with the events partitioned to match (pipeline/serving/chunks.py) and logs progress. Given a
+drift reference, each piece adds its bin counts (pipeline/monitoring/psi.py), so the file's drift is
+measured whole without holding its rows.
 """
 from __future__ import annotations
 
@@ -15,8 +17,18 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.io import atomic_path, read_table
-from pipeline.serving.chunks import check_unknown, iter_customers, partition_events, read_ids, read_part
-from pipeline.serving.scorer import Scorer
+from pipeline.monitoring.psi import DriftCounts, count
+from pipeline.monitoring.reference import DriftReference
+from pipeline.core.errors import InputError
+from pipeline.serving.chunks import (
+    check_unknown,
+    iter_customers,
+    partition_events,
+    read_id_column,
+    read_ids,
+    read_part,
+)
+from pipeline.serving.scorer import Scored, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +44,33 @@ class BatchJob:
     chunk_size: int = 100_000
 
 
-def score_file(scorer: Scorer, job: BatchJob) -> pd.DataFrame:
-    """customer_id, probability, label (+ reasons) of every customer of the file, in file order."""
+@dataclass(frozen=True)
+class ScoredFile:
+    frame: pd.DataFrame           # customer_id, probability, label (+ reasons), in file order
+    drift: DriftCounts | None     # the whole file's drift counts; None without a drift reference
+
+
+def score_file(scorer: Scorer, job: BatchJob, reference: DriftReference | None = None) -> ScoredFile:
+    """Every customer of the file scored (and, given a reference, counted for drift)."""
     ids = read_ids(job.customers, scorer.data.id_column, "customers")
-    return score_whole(scorer, job) if len(ids) <= job.chunk_size else score_chunked(scorer, job, ids)
+    if len(ids) <= job.chunk_size:
+        scored = score_whole(scorer, job)
+        return ScoredFile(scored.frame, _count(reference, scored))
+    return score_chunked(scorer, job, ids, reference)
 
 
-def score_whole(scorer: Scorer, job: BatchJob) -> pd.DataFrame:
+def _count(reference: DriftReference | None, scored: Scored) -> DriftCounts | None:
+    return None if reference is None else count(reference, scored.customers, scored.matrix)
+
+
+def score_whole(scorer: Scorer, job: BatchJob) -> Scored:
     """Small files: both tables in memory, one call (the path the exact-reproduction test checks)."""
     id_column = scorer.data.id_column
     customers = read_table(job.customers, "customers", (id_column,))
     events = None if job.events is None else read_table(job.events, "events", (id_column,))
     labels = {"customers": str(job.customers), "events": str(job.events)}
     return scorer.score(customers, events, labels=labels, as_of=job.as_of, threshold=job.threshold,
-                        explain=job.explain).frame
+                        explain=job.explain)
 
 
 def _as_of(scorer: Scorer, job: BatchJob, latest: pd.Timestamp | None) -> pd.Timestamp | None:
@@ -54,10 +79,11 @@ def _as_of(scorer: Scorer, job: BatchJob, latest: pd.Timestamp | None) -> pd.Tim
     return scorer.default_as_of(None if latest is None else pd.Series([latest]))
 
 
-def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series) -> pd.DataFrame:
+def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series,
+                  reference: DriftReference | None = None) -> ScoredFile:
     """Large files: events partitioned by customers chunk once, then chunk after chunk with a progress line."""
     size, id_column, n = job.chunk_size, scorer.data.id_column, len(ids)
-    frames, seen = [], set()
+    frames, seen, drift = [], set(), None
     with tempfile.TemporaryDirectory(prefix=".predict.", dir=job.out.parent) as work:
         parts = None
         if job.events is not None:
@@ -79,11 +105,29 @@ def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series) -> pd.DataFrame
                     seen.add(note)
                     log.info(note)
             frames.append(scored.frame)
+            if (part := _count(reference, scored)) is not None:
+                drift = part if drift is None else drift + part
             done += len(customers)
             rate = done / max(time.perf_counter() - start, 1e-9)
             log.info("predict: %s/%s customers (%.0f%%), %s/s, eta %.0f s", f"{done:,}", f"{n:,}", 100 * done / n,
                      f"{rate:,.0f}", (n - done) / rate)
-    return pd.concat(frames, ignore_index=True)
+    return ScoredFile(pd.concat(frames, ignore_index=True), drift)
+
+
+def customers_from_events(events: Path | None, scorer: Scorer, work: Path) -> Path:
+    """No customers file: every id of the event log, for a model without static columns (an event log alone).
+    Written as work/customers.parquet, so both scoring paths read it like a user's file."""
+    static = [*scorer.meta["numeric"], *scorer.meta["categorical"]]
+    if events is None:
+        raise InputError("give --customers (and --events if the model uses events); neither was given.")
+    if static:
+        raise InputError(f"--customers is needed: the model uses the static column(s) {static[:5]} of a customers "
+                         "table; only a model trained on an event log alone scores from --events by itself.")
+    ids = read_id_column(events, scorer.data.id_column, "events").drop_duplicates()
+    path = work / "customers.parquet"
+    pd.DataFrame({scorer.data.id_column: ids.to_numpy(dtype=object)}).to_parquet(path, index=False)
+    log.info("predict: no --customers: scoring the %s customers of %s", f"{len(ids):,}", events)
+    return path
 
 
 def write_scores(frame: pd.DataFrame, out: Path) -> None:

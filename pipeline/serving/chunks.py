@@ -42,15 +42,20 @@ def columns_of(path: Path, role: str) -> list[str]:
     return list(pq.ParquetFile(path).schema_arrow.names)
 
 
-def read_ids(path: Path, column: str, role: str) -> pd.Series:
-    """Every id of the customers file, as stripped text, checked blank-free and unique."""
+def read_id_column(path: Path, column: str, role: str) -> pd.Series:
+    """The file's id column alone, as stripped text, checked blank-free (an event log repeats ids)."""
     if column not in (names := columns_of(path, role)):
         raise InputError(f"{path}: id column '{column}' not found (params data.id_column); columns are {columns_hint(names)}.")
     if _is_csv(path):
         raw = pd.read_csv(path, usecols=[column], dtype={column: str})[column]
     else:
         raw = pq.read_table(path, columns=[column]).column(0).to_pandas().astype("string")
-    ids = clean_ids(raw, str(path), column)
+    return clean_ids(raw, str(path), column)
+
+
+def read_ids(path: Path, column: str, role: str) -> pd.Series:
+    """Every id of the customers file, as stripped text, checked blank-free and unique."""
+    ids = read_id_column(path, column, role)
     if (dup := ids.duplicated(keep=False)).any():
         raise InputError(f"{path}: column '{column}' has duplicate customer ids {show_values(distinct(ids[dup]))} at "
                          f"rows {rows_where(dup)[:5]}; each customer must appear once.")

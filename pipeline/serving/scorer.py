@@ -50,6 +50,8 @@ class Scored:
     frame: pd.DataFrame                       # customer_id, probability, label, [reason columns]; file order
     notes: list[str] = field(default_factory=list)   # warnings and notes, also logged
     as_of: pd.Timestamp | None = None
+    customers: pd.DataFrame | None = None     # the validated customers (raw levels) and their model matrix:
+    matrix: pd.DataFrame | None = None        # what drift monitoring compares with training (pipeline/monitoring)
 
 
 def _read_meta(root: Path) -> dict[str, Any]:
@@ -136,9 +138,9 @@ class Scorer:
         notes += unseen_levels(self.transform, clean.frame, labels["customers"])
         for note in [] if quiet else notes:   # chunked callers log each distinct note once
             log.info(note)
-        frame = self._predict(clean.frame, ev_frame, as_of, threshold, explain)
+        frame, matrix = self._predict(clean.frame, ev_frame, as_of, threshold, explain)
         notes += report.warnings   # already logged as warnings by the validators
-        return Scored(frame, notes, as_of)
+        return Scored(frame, notes, as_of, clean.frame, matrix)
 
     def _trim(self, customers: pd.DataFrame, events: pd.DataFrame | None, labels: dict[str, str],
               notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -167,7 +169,7 @@ class Scorer:
         return customers, events[needed]
 
     def _predict(self, clean: pd.DataFrame, events: pd.DataFrame | None, as_of: pd.Timestamp | None,
-                 threshold: float | None, explain: int) -> pd.DataFrame:
+                 threshold: float | None, explain: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         builder = self.transform.builder
         if builder.as_of is not None and as_of is not None and as_of != pd.Timestamp(builder.as_of):
             builder = dataclasses.replace(builder, as_of=as_of.isoformat())   # same fitted state, new reference time
@@ -185,7 +187,7 @@ class Scorer:
                                  f"use --model with one of its members {list(self.model.weights)}.")
             columns = model_store.feature_columns(self.family, self.model, info)
             out = pd.concat([out, top_reasons(self.family, self.model, inputs.matrix[columns], explain)], axis=1)
-        return out
+        return out, inputs.matrix
 
 
 def unseen_levels(transform: CustomerTransform, customers: pd.DataFrame, label: str) -> list[str]:

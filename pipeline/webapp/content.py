@@ -1,9 +1,11 @@
 """What the Streamlit app shows, as plain functions (testable without a browser): the project root,
-known customers and their scores, one customer's reasons, uploaded files scored like `predict`.
+known customers and their scores, one customer's reasons, uploaded files scored like `predict` and their
+drift against the training distribution (the summary `predict` writes to scores.drift.json).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -18,6 +20,9 @@ from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.explanation.contributions import explainable_families
 from pipeline.models import store as model_store
 from pipeline.models.registry import FAMILIES
+from pipeline.monitoring.psi import count
+from pipeline.monitoring.reference import DriftReference
+from pipeline.monitoring.summary import summarize
 from pipeline.serving.scorer import Scored, Scorer, add_rank
 
 ROOT_ENV = "CUSTOMER_AUTOML_ROOT"
@@ -98,4 +103,17 @@ def score_upload(scorer: Scorer, customers: tuple[str, bytes], events: tuple[str
     ev = None if events is None else read_upload(*events, "events", id_column)
     labels = {"customers": customers[0], "events": events[0] if events else "events"}
     scored = scorer.score(frame, ev, labels=labels, quiet=True)
-    return Scored(add_rank(scored.frame), scored.notes, scored.as_of)
+    return dataclasses.replace(scored, frame=add_rank(scored.frame))
+
+
+def upload_drift(reference: DriftReference | None, scored: Scored) -> dict[str, Any] | None:
+    """The drift summary of an upload (as predict writes it), or None without a drift reference."""
+    return None if reference is None else summarize(reference, count(reference, scored.customers, scored.matrix))
+
+
+def drift_table(summary: dict[str, Any]) -> pd.DataFrame:
+    """One row per compared feature, largest PSI first (ties: the reference's order)."""
+    rows = [(name, row["kind"], row["psi"], row["status"], row.get("unseen_share"))
+            for name, row in summary["features"].items()]
+    table = pd.DataFrame(rows, columns=["feature", "kind", "PSI", "status", "unseen share"])
+    return table.sort_values("PSI", ascending=False, kind="stable").reset_index(drop=True)

@@ -2,10 +2,11 @@
 
 Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.webapp.content and
 pipeline.serving.scorer, so it is testable without a browser. Each view keeps what it showed in
-st.session_state ("lookup", "upload_scores") for tests and for a download.
+st.session_state ("lookup", "upload_scores", "upload_drift") for tests and for a download.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from pipeline.core.errors import InputError
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.explanation.contributions import explainable_families
 from pipeline.models.store import ENSEMBLE
+from pipeline.monitoring.reference import REFERENCE, DriftReference, find_reference
+from pipeline.monitoring.summary import drift_message
 from pipeline.serving.scorer import DECILE, LABEL, PROBABILITY, RANK, Scorer
 from pipeline.webapp import content as app
 
@@ -24,6 +27,11 @@ from pipeline.webapp import content as app
 @st.cache_resource(show_spinner="Loading the model ...")
 def cached_scorer(root: str, family: str) -> Scorer:
     return Scorer.load(root, family)
+
+
+@st.cache_resource(show_spinner=False)
+def cached_reference(root: str) -> DriftReference | None:
+    return find_reference(root)
 
 
 @st.cache_resource(show_spinner="Scoring the known customers ...")
@@ -91,7 +99,7 @@ def timeline(events: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def upload(scorer: Scorer) -> None:
+def upload(scorer: Scorer, reference: DriftReference | None) -> None:
     st.caption("Upload customers (and optionally their events) with the training run's columns; the scores "
                "are those `python -m pipeline.predict` writes for the same files.")
     customers = st.file_uploader("Customers (CSV or Parquet)", type=["csv", "parquet"], key="customers_file")
@@ -101,8 +109,10 @@ def upload(scorer: Scorer) -> None:
     try:
         scored = app.score_upload(scorer, (customers.name, customers.getvalue()),
                                   None if events is None else (events.name, events.getvalue()))
+        summary = app.upload_drift(reference, scored)
     except InputError as err:
         st.session_state.pop("upload_scores", None)
+        st.session_state.pop("upload_drift", None)
         st.error(f"error: {err}")
         return
     for note in scored.notes:
@@ -113,3 +123,18 @@ def upload(scorer: Scorer) -> None:
     st.dataframe(frame.head(200), hide_index=True)
     st.download_button("Download scores (CSV)", frame.to_csv(index=False).encode(), file_name="scores.csv",
                        mime="text/csv", key="download")
+    drift(summary)
+
+
+def drift(summary: dict[str, Any] | None) -> None:
+    """The upload against the training distribution: predict's drift line (a warning when large) and a table."""
+    st.subheader("Drift against the training data")
+    if summary is None:
+        st.session_state.pop("upload_drift", None)
+        st.caption(f"No drift reference in this project ({REFERENCE}, a run made before drift monitoring): "
+                   "`dvc repro features` writes it.")
+        return
+    st.session_state["upload_drift"] = summary
+    level, line = drift_message(summary, "per feature below")
+    (st.warning if level >= logging.WARNING else st.info)(line)
+    st.dataframe(app.drift_table(summary), hide_index=True)

@@ -176,3 +176,11 @@ def test_transitions_are_chosen_on_train_and_join_the_matrix(chain):
     assert len(names) == FeatureParams().transitions and all(n.startswith("seq_next__") for n in names)
     shares = table[names].to_numpy()
     assert ((shares >= 0) & (shares <= 1)).all() and (shares.sum(axis=1) <= 1 + 1e-9).all()
+
+
+def test_a_single_event_type_gives_no_transition_columns():
+    """An untyped or purchase-only log: every pair is the same pair, whose share carries no order."""
+    batch = SequenceBatch(types=np.array([[2, 2, 2], [2, 2, 0]]), values=np.zeros((2, 3, 1), np.float32),
+                          lengths=[3, 2], type_names=["<pad>", "<other>", "buy"])
+    profile = TransitionProfile().fit(batch)
+    assert profile.columns == [] and profile.transform(batch).shape == (2, 0)

@@ -301,3 +301,40 @@ def test_cells_section_without_cells_json_or_when_skipped(tmp_path):
     (tmp_path / "cells.json").write_text(json.dumps({"skipped": "no event log: nothing to read", "cells": {}}))
     page = render(tmp_path, "--cells", str(tmp_path / "cells.json"))
     assert "The cell comparison was skipped: no event log: nothing to read." in page
+
+
+def label_meta(root, split_method: str):
+    """meta.json of a prepare run whose label was built from the event log."""
+    prepared = root / "prepared"
+    prepared.mkdir(exist_ok=True)
+    windows = {"train": ["2025-11-02T00:00:00", "2026-01-01T00:00:00"],
+               "test": ["2026-01-01T00:00:00", "2026-03-02T00:00:00"]}
+    if split_method == "random":
+        windows["train"] = windows["test"]
+    meta = {"columns": {"target": "churn_60d"}, "n_train": 3000, "n_test": 2900,
+            "label": {"kind": "churn", "event_types": None, "horizon_days": 60.0, "min_history_days": 0.0,
+                      "split_method": split_method, "window": windows,
+                      "positive_rate": {"train": 0.151, "test": 0.142}}}
+    (prepared / "meta.json").write_text(json.dumps(meta))
+    return prepared
+
+
+def test_validation_over_time_shows_in_time_cv_next_to_the_out_of_time_test(tmp_path):
+    metrics = make_reports(tmp_path)
+    page = render(tmp_path, "--prepared", str(label_meta(tmp_path, "time")))
+    section = page[page.index('<section id="over-time"'):page.index('<section id="curves"')]
+    assert 'href="#over-time"' in page
+    assert "The target churn_60d is built from the event log: 1 when there is no event in the 60 days" in section
+    assert "2025-11-02" in section and "2026-03-02" in section
+    best = metrics["models"][metrics["best"]]
+    assert f'data-value="{best["cv_score"]!r}"' in section and f'data-value="{best["roc_auc"]!r}"' in section
+    change = best["roc_auc"] - best["cv_score"]
+    assert f"{best['cv_score']:.3f} in time" in section and f"{best['roc_auc']:.3f} out of time" in section
+    assert (f"falls by {abs(change):.3f}" if change < 0 else "holds over one period") in section
+    random_page = render(tmp_path, "--prepared", str(label_meta(tmp_path, "random")))
+    assert "Both validations are in time" in random_page
+
+
+def test_no_time_section_for_a_customers_tables_target(tmp_path):
+    make_reports(tmp_path)
+    assert 'id="over-time"' not in render(tmp_path)

@@ -1,13 +1,15 @@
 """The Streamlit app driven by streamlit.testing's AppTest on the tiny fitted project: the lookup and the
-upload give the CLI's numbers, a malformed upload shows the CLI's one-line error and no exception."""
+upload give the CLI's numbers (the upload's drift summary too), a malformed upload shows the CLI's one-line
+error and no exception."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_customers
+from conftest import make_customers, make_events
 from scoring_project import raw_test_rows, tiny_project
 from streamlit.testing.v1 import AppTest
 
@@ -78,6 +80,25 @@ def test_upload_yields_the_clis_scores_and_a_download(app, project, tmp_path):
     keys = ["customer_id", "label", "rank", "decile"]
     pd.testing.assert_frame_equal(shown[keys], cli[keys], check_dtype=False)
     assert [b.label for b in app.get("download_button")] == ["Download scores (CSV)"]
+    cli_drift = json.loads((tmp_path / "cli.drift.json").read_text())
+    assert json.loads(json.dumps(app.session_state["upload_drift"])) == cli_drift
+    table = next(d.value for d in app.dataframe if "PSI" in d.value.columns)
+    assert set(table["feature"]) == set(cli_drift["features"]) and table["PSI"].is_monotonic_decreasing
+
+
+def test_an_upload_far_from_training_shows_the_drift_warning_naming_the_feature(app, tmp_path):
+    customers = make_customers(400, seed=11).assign(customer_id=lambda f: "n" + f["customer_id"])
+    customers["age"] = pd.to_numeric(customers["age"]) + 24   # 2 training sd older
+    events = make_events(customers["customer_id"].tolist(), per_customer=5, seed=11)
+    app.file_uploader(key="customers_file").set_value(("far.csv", customers.to_csv(index=False).encode(), "text/csv"))
+    app.file_uploader(key="events_file").set_value(("far_events.csv", events.to_csv(index=False).encode(), "text/csv"))
+    app.run()
+    assert not app.exception and not app.error
+    assert app.session_state["upload_drift"]["top_drifting"][0]["feature"] == "age"
+    shown = [w.value for w in app.warning if w.value.startswith("drift:")]
+    assert len(shown) == 1 and "LARGE" in shown[0] and "age PSI" in shown[0], shown
+    table = next(d.value for d in app.dataframe if "PSI" in d.value.columns)
+    assert table.iloc[0]["feature"] == "age" and table.iloc[0]["status"] == "large"
 
 
 @pytest.mark.parametrize("name, content, words", [
@@ -93,4 +114,20 @@ def test_a_malformed_upload_shows_the_one_line_error_not_a_traceback(app, name, 
     message = app.error[0].value
     assert message.startswith("error: ") and "\n" not in message
     assert all(word in message for word in words), message
-    assert "upload_scores" not in app.session_state
+    assert "upload_scores" not in app.session_state and "upload_drift" not in app.session_state
+
+
+def test_a_project_without_a_drift_reference_still_scores_uploads_and_says_so(project, tmp_path, monkeypatch):
+    old = tmp_path / "old"
+    for part in ("models", "reports", "data/interim/prepared"):
+        shutil.copytree(project / part, old / part)
+    shutil.copy(project / "params.yaml", old / "params.yaml")
+    (old / "models/drift_reference.json").unlink()
+    monkeypatch.setenv(ROOT_ENV, str(old))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    customers, _ = raw_test_rows(project)
+    at.file_uploader(key="customers_file").set_value(("new.csv", customers.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    assert not at.exception and not at.error and len(at.session_state["upload_scores"]) == len(customers)
+    assert "upload_drift" not in at.session_state
+    assert any("No drift reference" in c.value for c in at.caption)

@@ -1,0 +1,1 @@
+"""Drift monitoring: how far scored customers are from the training distribution (reference, PSI, summary)."""

@@ -1,0 +1,89 @@
+"""Labels built from the event log: hand-checked windows, boundaries, customers, and the one-line errors."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipeline.core.errors import InputError
+from pipeline.core.params import LabelParams
+from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
+from pipeline.labels import outcome, window
+
+CUTOFF = pd.Timestamp("2026-01-01")
+HORIZON = pd.Timedelta(days=30)
+
+
+def log(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame({ID: [r[0] for r in rows], TIMESTAMP: pd.to_datetime([r[1] for r in rows], format="ISO8601"),
+                         EVENT_TYPE: [r[2] for r in rows]})
+
+
+# a: an event exactly AT the cutoff (inside the window); b: only one exactly at cutoff + horizon (outside);
+# c: a purchase inside; d: only a login inside; e: history only; f: events only after the cutoff (no history).
+EVENTS = log([
+    ("a", "2025-12-01", "login"), ("a", "2026-01-01 00:00:00", "login"),
+    ("b", "2025-11-15", "purchase"), ("b", "2026-01-31 00:00:00", "purchase"),
+    ("c", "2025-12-20", "login"), ("c", "2026-01-30 23:59:59", "purchase"),
+    ("d", "2025-06-01", "purchase"), ("d", "2026-01-10", "login"),
+    ("e", "2025-12-31 23:59:59", "login"),
+    ("f", "2026-01-05", "purchase"),
+])
+
+
+def labels_of(p: LabelParams, ids=None) -> dict[str, int]:
+    got = outcome.label_at(EVENTS, CUTOFF, HORIZON, p, ids).frame
+    return dict(zip(got[ID], got[TARGET].astype(int)))
+
+
+def test_churn_counts_an_event_at_the_cutoff_and_not_one_at_the_window_end():
+    assert labels_of(LabelParams(kind="churn")) == {"a": 0, "b": 1, "c": 0, "d": 0, "e": 1}
+
+
+def test_repeat_with_event_types_counts_only_the_qualifying_events():
+    assert labels_of(LabelParams(kind="repeat", event_types=["purchase"])) == {"a": 0, "b": 0, "c": 1, "d": 0, "e": 0}
+    assert labels_of(LabelParams(kind="event", event_types=["login"])) == {"a": 1, "b": 0, "c": 0, "d": 1, "e": 0}
+
+
+def test_customers_are_those_with_history_or_the_tables_rows():
+    # f has no event before the cutoff, so it is not a customer of the log at the cutoff ...
+    assert "f" not in labels_of(LabelParams())
+    # ... but a customers table lists whom to score, with or without history.
+    assert labels_of(LabelParams(), pd.Series(["f", "z", "a"])) == {"f": 0, "z": 1, "a": 0}
+
+
+def test_min_history_days_leaves_out_young_customers():
+    got = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(min_history_days=31))
+    # first events: a 2025-12-01 (31 days), b 47, c 12, d 214, e 1 day before the cutoff
+    assert sorted(got.frame[ID]) == ["a", "b", "d"] and got.short_history == 2
+
+
+def test_the_cutoff_defaults_to_the_latest_the_log_covers_and_time_splits_go_one_horizon_back():
+    w = window.resolve(LabelParams(horizon_days=30), EVENTS[TIMESTAMP], "random", "events.csv")
+    assert w.test == pd.Timestamp("2026-02-01") - HORIZON == w.train     # the log's last day is 2026-01-31
+    w = window.resolve(LabelParams(horizon_days=30, cutoff="2026-01-01"), EVENTS[TIMESTAMP], "time", "events.csv")
+    assert (w.train, w.test, w.out_of_time) == (pd.Timestamp("2025-12-02"), CUTOFF, True)
+
+
+@pytest.mark.parametrize("params, method, message", [
+    (LabelParams(horizon_days=40, cutoff="2026-01-01"), "random", "runs past the end of the log"),
+    (LabelParams(cutoff="2025-06-01"), "random", "is not after the log's first event"),
+    (LabelParams(horizon_days=100, cutoff="2025-09-01"), "time", "training cutoff"),
+])
+def test_windows_outside_the_log_are_one_line_errors(params, method, message):
+    with pytest.raises(InputError, match=message) as err:
+        window.resolve(params, EVENTS[TIMESTAMP], method, "events.csv")
+    assert "events.csv" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_event_types_kinds_and_one_class_labels_are_errors():
+    with pytest.raises(InputError, match=r"\['purchases'\] do not occur"):
+        window.check_event_types(LabelParams(event_types=["purchases"]), EVENTS, True, "events.csv")
+    with pytest.raises(InputError, match="needs label.event_types"):
+        window.check_params(LabelParams(kind="event"), "random")
+    with pytest.raises(InputError, match="label.kind"):
+        window.check_params(LabelParams(kind="churned"), "random")
+    with pytest.raises(InputError, match="split.method"):
+        window.check_params(LabelParams(), "future")
+    active = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(), pd.Series(["a", "c", "d"]))
+    with pytest.raises(InputError, match="has no positives among 3 customers"):
+        outcome.check_classes(active, CUTOFF, LabelParams(), "events.csv", "train")
