@@ -60,6 +60,7 @@ def params_for(shape: str, variant: str, customers: int, timeout: float) -> dict
     if variant == "aggregates":
         params["features"]["embedding"]["dim"] = 0
         params["features"]["transitions"] = 0
+        params["features"]["follows"] = 0
         from pipeline.models.registry import FAMILIES
 
         models = params["tune"].get("models") or list(FAMILIES)

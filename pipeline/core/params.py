@@ -127,6 +127,7 @@ class FeatureParams:
     max_event_types: int = 30             # most frequent train event types kept; the rest -> "other"
     embedding: EmbeddingParams = field(default_factory=EmbeddingParams)
     transitions: int = 25                 # shares of the N most frequent consecutive event-type pairs; 0: off
+    follows: int = 25                     # "a, later b" flags over the last max(windows_days) days, N pairs; 0: off
 
 
 @dataclass(frozen=True)

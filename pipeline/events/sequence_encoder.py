@@ -83,6 +83,13 @@ class SequenceEncoder(BaseEstimator):
         check_is_fitted(self)
         return ["<pad>", "<other>", *self.vocabulary_]
 
+    def ages_days(self, batch: SequenceBatch) -> np.ndarray:
+        """[n, L] days from each event to as_of, undoing the age channel's standardisation (padding: inf)."""
+        check_is_fitted(self)
+        j = self.channels_.index(AGE_CHANNEL)
+        ages = np.expm1(batch.values[:, :, j].astype(np.float64) * self.stds_[j] + self.means_[j])
+        return np.where(np.arange(batch.types.shape[1])[None, :] < batch.lengths[:, None], ages, np.inf)
+
     def transform(self, events: pd.DataFrame, customer_ids: CustomerIds,
                   as_of: pd.Timestamp | str) -> SequenceBatch:
         """The last `max_len` events before `as_of` of each id of `customer_ids`, in that row order."""

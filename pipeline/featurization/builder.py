@@ -15,6 +15,7 @@ import pandas as pd
 from pipeline.core.params import EmbeddingParams, FeatureParams
 from pipeline.core.schema import ID, TARGET
 from pipeline.embedding.embedder import SequenceEmbedder
+from pipeline.embedding.follows import FollowsProfile
 from pipeline.embedding.transitions import TransitionProfile
 from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
@@ -36,6 +37,7 @@ class FeatureBuilder:
     event_dtypes: dict[str, str] | None = None   # the log's columns: new customers scored without an events file
     embedding: SequenceEmbedder | None = None    # CoLES encoder pre-trained on the train customers' sequences
     transitions: TransitionProfile | None = None   # shares of the most frequent consecutive event-type pairs
+    follows: FollowsProfile | None = None   # "an a, later a b" flags over the recent window
 
     @classmethod
     def fit(cls, train: pd.DataFrame, events: pd.DataFrame | None, columns: dict[str, list[str]],
@@ -59,31 +61,37 @@ class FeatureBuilder:
         encoding.fit(aggregates.reset_index(drop=True))
         encoder = SequenceEncoder(max_len=p.max_seq_len, max_event_types=p.max_event_types)
         encoder.fit(events, as_of, customer_ids=train_ids)
-        embedding = transitions = None
-        if p.embedding.dim > 0 or p.transitions > 0:
+        embedding = transitions = follows = None
+        if p.embedding.dim > 0 or p.transitions > 0 or p.follows > 0:
             train_batch = encoder.transform(events, train_ids, as_of)
             if p.embedding.dim > 0:
                 embedding = make_embedder(p.embedding, p.max_seq_len, seed).fit(train_batch)
             if p.transitions > 0:
                 transitions = TransitionProfile(top=p.transitions).fit(train_batch)
+            if p.follows > 0:
+                follows = FollowsProfile(top=p.follows, window_days=float(max(p.windows_days, default=90)))
+                follows.fit(train_batch, encoder.ages_days(train_batch))
         return cls(static, aggregator, encoding, encoder, scoring_as_of, {c: str(t) for c, t in events.dtypes.items()},
-                   embedding, transitions)
+                   embedding, transitions, follows)
 
     def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None,
                batch: SequenceBatch | None = None) -> pd.DataFrame:
-        """Model matrix: customer_id, target (when present), static, event aggregate, embedding, then transition
-        columns.
+        """Model matrix: customer_id, target (when present), static, event aggregate, embedding, transition, then
+        follows columns.
         `batch`: these customers' sequence_batch when the caller already has it (else it is built here)."""
         parts = [self.static.transform(customers).reset_index(drop=True)]
         if self.events is not None:
             log_ = events if events is not None else self.empty_events()
             aggregates = self.events.transform(log_, customers[ID].to_numpy(), self.as_of)
             parts.append(self.event_encoding.transform(aggregates.reset_index(drop=True)))
-        if self.embedding is not None or self.transitions is not None:
+        if self.embedding is not None or self.transitions is not None or self.follows is not None:
             batch = batch if batch is not None else self.sequence_batch(customers, events)
             for part in (self.embedding, self.transitions):
                 if part is not None:
                     parts.append(pd.DataFrame(part.transform(batch), columns=part.columns))
+            if self.follows is not None:
+                flags = self.follows.transform(batch, self.sequences.ages_days(batch))
+                parts.append(pd.DataFrame(flags, columns=self.follows.columns))
         keys = customers[[c for c in (ID, TARGET) if c in customers.columns]].reset_index(drop=True)
         out = pd.concat([keys, *parts], axis=1)
         return out
@@ -110,6 +118,10 @@ class FeatureBuilder:
             rows += [{"name": c, "kind": "numeric", "inputs": ["events"], "group": None, "level": None,
                       "transform": "share of consecutive event pairs", "source": "transitions"}
                      for c in self.transitions.columns]
+        if self.follows is not None:
+            rows += [{"name": c, "kind": "numeric", "inputs": ["events"], "group": None, "level": None,
+                      "transform": f"event a later followed by b in the last {self.follows.window_days:g} days",
+                      "source": "follows"} for c in self.follows.columns]
         seq = None
         if self.sequences is not None:
             seq = {"max_len": self.sequences.max_len, "type_names": list(self.sequences.type_names_),

@@ -16,6 +16,7 @@ import pandas as pd
 from pipeline.core.errors import InputError
 from pipeline.core.persist import load_object, qualified_names, save_object
 from pipeline.embedding.embedder import SequenceEmbedder
+from pipeline.embedding.follows import FollowsProfile
 from pipeline.embedding.transitions import TransitionProfile
 from pipeline.events.aggregates import EventAggregator
 from pipeline.events.sequence_encoder import SequenceEncoder
@@ -51,7 +52,7 @@ class CustomerTransform:
 # Every type a saved transform may hold (pipeline.core.persist loads nothing else).
 TRUSTED_TYPES = (*IMPUTER_TYPES, *static_features.TRUSTED_TYPES,
                  *qualified_names(CustomerTransform, FeatureBuilder, IQRBounds, EventAggregator, SequenceEncoder,
-                                  SequenceEmbedder, TransitionProfile))
+                                  SequenceEmbedder, TransitionProfile, FollowsProfile))
 
 
 def save_transform(transform: CustomerTransform, path: str | Path) -> None:

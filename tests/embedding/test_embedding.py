@@ -15,6 +15,7 @@ from pipeline.core.params import FeatureParams
 from pipeline.core.schema import ID
 from pipeline.data.prepared import read_prepared_for_features
 from pipeline.embedding.embedder import SequenceEmbedder
+from pipeline.embedding.follows import FollowsProfile
 from pipeline.embedding.loss import softmax_contrastive
 from pipeline.embedding.slices import sample_slices
 from pipeline.embedding.transitions import TransitionProfile
@@ -184,3 +185,30 @@ def test_a_single_event_type_gives_no_transition_columns():
                           lengths=[3, 2], type_names=["<pad>", "<other>", "buy"])
     profile = TransitionProfile().fit(batch)
     assert profile.columns == [] and profile.transform(batch).shape == (2, 0)
+
+
+# --- eventually-follows flags ------------------------------------------------------------------------
+
+def test_follows_flags_by_hand_in_the_window_only():
+    """complaint (3) then failure (4) vs failure then complaint: same counts, opposite flags; old events ignored."""
+    names = ["<pad>", "<other>", "view", "complaint", "failure"]
+    types = np.array([[2, 3, 2, 4], [2, 4, 2, 3], [3, 4, 2, 0], [2, 4, 3, 3]])
+    ages = np.array([[50, 40, 30, 10], [50, 40, 30, 10], [400, 200, 5, np.inf], [80, 60, 20, 1]], dtype=float)
+    batch = SequenceBatch(types=types, values=np.zeros((4, 4, 1), np.float32), lengths=[4, 4, 3, 4],
+                          type_names=names)
+    profile = FollowsProfile(top=30, window_days=90).fit(batch, ages)
+    columns = profile.columns
+    flags = dict(zip(columns, profile.transform(batch, ages).T))
+    np.testing.assert_array_equal(flags["seq_follows__complaint__failure"], [1, 0, 0, 0])   # row 2: outside window
+    np.testing.assert_array_equal(flags["seq_follows__failure__complaint"], [0, 1, 0, 1])
+    # view -> failure holds for everyone with both: no order information, no column; top caps the rest
+    assert "seq_follows__view__failure" not in columns and "seq_follows__complaint__failure" in columns
+    assert len(FollowsProfile(top=2, window_days=90).fit(batch, ages).columns) == 2
+    assert not any("pad" in c or c.split("__")[1] == c.split("__")[2] for c in columns)
+
+
+def test_follows_columns_join_the_matrix_and_the_manifest(chain):
+    table, _, manifest = load_split(chain / "data/features", "train")
+    names = [f["name"] for f in manifest["features"] if f["source"] == "follows"]
+    assert 0 < len(names) <= FeatureParams().follows and all(n.startswith("seq_follows__") for n in names)
+    assert set(np.unique(table[names].to_numpy())) <= {0.0, 1.0}

@@ -127,6 +127,6 @@ def test_contract_variants_run_through_the_chain(tmp_path, variant):
     manifest = read_json(tmp_path / "data" / "features" / "manifest.json")
     sources = {f["source"] for f in manifest["features"]}
     assert manifest["has_events"] == (variant != "no_events")
-    assert sources == ({"static"} if variant == "no_events" else {"events", "embedding", "transitions"})
+    assert sources == ({"static"} if variant == "no_events" else {"events", "embedding", "transitions", "follows"})
     assert (tmp_path / "data" / "features" / "sequences_test.npz").exists() == (variant != "no_events")
     assert len(features_of(tmp_path, "test")) == 60
