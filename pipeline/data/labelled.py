@@ -30,9 +30,6 @@ def _static(src: Sources, report: Report) -> tuple[CleanCustomers, pd.Series | N
 
 
 def _events(src: Sources, table_ids: pd.Series | None, report: Report) -> CleanEvents:
-    if src.events is None:
-        raise InputError("params: label.from_events builds the target from the event log, but there is none "
-                         "(data.events is null).")
     p, file_label = src.data, src.labels["events"]
     ids = table_ids
     if ids is None:   # no table: every id of the log is a customer
@@ -57,6 +54,9 @@ def prepare_from_events(params: Params, src: Sources) -> tuple[PreparedData, dic
     if split.column is not None:
         raise InputError("params: split.column cannot be combined with label.from_events; use split.method "
                          "random or time.")
+    if src.events is None:
+        raise InputError("params: label.from_events builds the target from the event log, but there is none "
+                         "(data.events is null).")
     report = Report()
     static, table_ids = _static(src, report)
     if table_ids is not None and (clash := window.target_name(lp)) in src.customers.columns:

@@ -6,6 +6,7 @@ call (test split, new customers) applies the fitted parts unchanged.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from pipeline.embedding.embedder import SequenceEmbedder
 from pipeline.embedding.follows import FollowsProfile
 from pipeline.embedding.transitions import TransitionProfile
 from pipeline.events.aggregates import EventAggregator
+from pipeline.featurization.embedding_check import check_embedding
 from pipeline.events.sequence_encoder import SequenceEncoder
 from pipeline.events.sequences import SequenceBatch
 from pipeline.featurization.static import StaticFeatures
@@ -38,6 +40,7 @@ class FeatureBuilder:
     embedding: SequenceEmbedder | None = None    # CoLES encoder pre-trained on the train customers' sequences
     transitions: TransitionProfile | None = None   # shares of the most frequent consecutive event-type pairs
     follows: FollowsProfile | None = None   # "an a, later a b" flags over the recent window
+    embedding_check: dict | None = None     # the train CV that kept or left out the embedding columns
 
     @classmethod
     def fit(cls, train: pd.DataFrame, events: pd.DataFrame | None, columns: dict[str, list[str]],
@@ -71,8 +74,24 @@ class FeatureBuilder:
             if p.follows > 0:
                 follows = FollowsProfile(top=p.follows, window_days=float(max(p.windows_days, default=90)))
                 follows.fit(train_batch, encoder.ages_days(train_batch))
-        return cls(static, aggregator, encoding, encoder, scoring_as_of, {c: str(t) for c, t in events.dtypes.items()},
-                   embedding, transitions, follows)
+        builder = cls(static, aggregator, encoding, encoder, scoring_as_of,
+                      {c: str(t) for c, t in events.dtypes.items()}, embedding, transitions, follows)
+        if embedding is not None and p.embedding.min_gain is not None and TARGET in train.columns:
+            builder = builder.checked(train, events, as_of, p.embedding.min_gain, seed)
+        return builder
+
+    def checked(self, train: pd.DataFrame, events: pd.DataFrame, as_of: str | None, min_gain: float,
+                seed: int) -> FeatureBuilder:
+        """This builder, with the embedding columns left out when a train CV says they do not pay."""
+        matrix = dataclasses.replace(self, as_of=as_of).matrix(train, events)
+        check = check_embedding(matrix.drop(columns=[ID, TARGET]), matrix[TARGET], self.embedding.columns, min_gain,
+                                seed)
+        return dataclasses.replace(self, embedding_check=check.describe())
+
+    @property
+    def embedding_columns(self) -> bool:
+        """The embedding joins the matrix (the encoder may exist for the sequence model alone)."""
+        return self.embedding is not None and (self.embedding_check or {}).get("kept", True)
 
     def matrix(self, customers: pd.DataFrame, events: pd.DataFrame | None,
                batch: SequenceBatch | None = None) -> pd.DataFrame:
@@ -86,7 +105,7 @@ class FeatureBuilder:
             parts.append(self.event_encoding.transform(aggregates.reset_index(drop=True)))
         if self.embedding is not None or self.transitions is not None or self.follows is not None:
             batch = batch if batch is not None else self.sequence_batch(customers, events)
-            for part in (self.embedding, self.transitions):
+            for part in (self.embedding if self.embedding_columns else None, self.transitions):
                 if part is not None:
                     parts.append(pd.DataFrame(part.transform(batch), columns=part.columns))
             if self.follows is not None:
@@ -111,7 +130,7 @@ class FeatureBuilder:
         rows = [{**d, "source": "static"} for d in self.static.describe()]
         if self.event_encoding is not None:
             rows += [{**d, "source": "events"} for d in self.event_encoding.describe()]
-        if self.embedding is not None:
+        if self.embedding_columns:
             rows += [{"name": c, "kind": "numeric", "inputs": ["events"], "group": EMBEDDING_GROUP, "level": None,
                       "transform": "CoLES encoder, standardised", "source": "embedding"} for c in self.embedding.columns]
         if self.transitions is not None:
@@ -127,7 +146,7 @@ class FeatureBuilder:
             seq = {"max_len": self.sequences.max_len, "type_names": list(self.sequences.type_names_),
                    "channels": list(self.sequences.channels_)}
         return {"features": rows, "has_events": self.events is not None, "sequence": seq,
-                "as_of": self.as_of}
+                "as_of": self.as_of, "embedding_check": self.embedding_check}
 
 
 def make_embedder(p: EmbeddingParams, max_len: int, seed: int) -> SequenceEmbedder:

@@ -21,6 +21,7 @@ from pipeline.embedding.slices import sample_slices
 from pipeline.embedding.transitions import TransitionProfile
 from pipeline.events.sequences import SequenceBatch
 from pipeline.featurization.builder import EMBEDDING_GROUP, FeatureBuilder
+from pipeline.featurization.embedding_check import check_embedding
 from pipeline.featurization.store import load_split
 from pipeline.featurization.transform import load_transform
 
@@ -212,3 +213,40 @@ def test_follows_columns_join_the_matrix_and_the_manifest(chain):
     names = [f["name"] for f in manifest["features"] if f["source"] == "follows"]
     assert 0 < len(names) <= FeatureParams().follows and all(n.startswith("seq_follows__") for n in names)
     assert set(np.unique(table[names].to_numpy())) <= {0.0, 1.0}
+
+
+# --- does the embedding earn its columns? --------------------------------------------------------------
+
+def test_the_embedding_check_keeps_columns_that_carry_signal_and_drops_noise():
+    rng = np.random.default_rng(0)
+    n = 3000
+    signal, noise = rng.normal(size=n), rng.normal(size=(n, 4))
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-2 * signal))).astype(int))
+    other = pd.DataFrame({"age": rng.normal(size=n)})
+    carrying = pd.concat([other, pd.DataFrame({"seq_emb_00": signal, "seq_emb_01": noise[:, 0]})], axis=1)
+    kept = check_embedding(carrying, y, ["seq_emb_00", "seq_emb_01"], min_gain=0.001, seed=1)
+    assert kept.kept and kept.gain > 0.1
+    noisy = pd.concat([other.assign(signal=signal), pd.DataFrame(noise, columns=[f"seq_emb_0{i}" for i in range(4)])],
+                      axis=1)
+    dropped = check_embedding(noisy, y, [f"seq_emb_0{i}" for i in range(4)], min_gain=0.001, seed=1)
+    assert not dropped.kept and dropped.gain < 0.01
+    few = check_embedding(noisy.head(500), y.head(500), [f"seq_emb_0{i}" for i in range(4)], 0.001, seed=1)
+    assert few.kept and few.gain is None       # too few customers to tell: kept
+
+
+def test_left_out_embedding_columns_leave_matrix_manifest_and_scoring_but_not_the_encoder(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipeline.featurization.embedding_check.MIN_ROWS", 0)
+    params = {"seed": 3, "data": {"synthetic": {"n_customers": 400, "events_per_customer": 10}},
+              "features": {"embedding": {"dim": 4, "epochs": 1, "min_gain": 1.0}}}   # a gain no check reaches
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    run_stages(tmp_path, tmp_path / "params.yaml", ["prepare", "impute", "outliers", "features"])
+    features = tmp_path / "data/features"
+    table, _, manifest = load_split(features, "train")
+    assert not [c for c in table.columns if c.startswith("seq_emb_")]
+    assert manifest["embedding_check"]["kept"] is False and manifest["embedding_check"]["gain"] < 1.0
+    assert not any(f["source"] == "embedding" for f in manifest["features"])
+    assert (features / "encoder.npz").is_file()                 # the sequence model may still start from it
+    prepared = tmp_path / "data/interim/prepared"
+    raw_test, events = pd.read_parquet(prepared / "test.parquet"), pd.read_parquet(prepared / "events.parquet")
+    scored = load_transform(tmp_path / "models/transform.skops").transform(raw_test, events).matrix
+    pd.testing.assert_frame_equal(scored, pd.read_parquet(features / "test.parquet"))

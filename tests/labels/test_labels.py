@@ -87,3 +87,29 @@ def test_unknown_event_types_kinds_and_one_class_labels_are_errors():
     active = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(), pd.Series(["a", "c", "d"]))
     with pytest.raises(InputError, match="has no positives among 3 customers"):
         outcome.check_classes(active, CUTOFF, LabelParams(), "events.csv", "train")
+
+
+@pytest.mark.parametrize("label, split, data, message", [
+    ({}, {"method": "time"}, {}, "split.method 'time' needs a label built from the event log"),
+    ({"from_events": True}, {}, {"cutoff": "2026-01-01"}, "the cutoff is label.cutoff; set data.cutoff to null"),
+    ({"from_events": True}, {"column": "fold"}, {}, "split.column cannot be combined with label.from_events"),
+    ({"from_events": True, "event_types": ["refund"]}, {}, {}, r"label.event_types \['refund'\] do not occur"),
+])
+def test_prepare_refuses_labels_it_cannot_build_honestly(label, split, data, message):
+    from pipeline.core.params import DataParams, Params, SplitParams, SyntheticParams
+    from pipeline.data.preparation import prepare
+
+    params = Params(data=DataParams(synthetic=SyntheticParams(n_customers=200), **data),
+                    label=LabelParams(**label), split=SplitParams(**split))
+    with pytest.raises(InputError, match=message):
+        prepare(params)
+
+
+def test_a_files_run_without_customers_or_events_says_what_is_missing(tmp_path):
+    from pipeline.core.params import DataParams, Params
+    from pipeline.data.preparation import prepare
+
+    with pytest.raises(InputError, match="data.customers is null; a customers table is needed unless"):
+        prepare(Params(data=DataParams(source="files", customers=None, events=None)))
+    with pytest.raises(InputError, match="there is none"):
+        prepare(Params(data=DataParams(source="files", customers=None, events=None), label=LabelParams(from_events=True)))
