@@ -114,19 +114,26 @@ def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series,
     return ScoredFile(pd.concat(frames, ignore_index=True), drift)
 
 
-def customers_from_events(events: Path | None, scorer: Scorer, work: Path) -> Path:
-    """No customers file: every id of the event log, for a model without static columns (an event log alone).
-    Written as work/customers.parquet, so both scoring paths read it like a user's file."""
+def event_customers(scorer: Scorer, ids: pd.Series | None, what: str = "--customers") -> pd.DataFrame:
+    """The customers table of a model trained on an event log alone: one row per distinct id of its events."""
     static = [*scorer.meta["numeric"], *scorer.meta["categorical"]]
-    if events is None:
-        raise InputError("give --customers (and --events if the model uses events); neither was given.")
+    if ids is None:
+        raise InputError(f"give {what} (and the events if the model uses events); neither was given.")
     if static:
-        raise InputError(f"--customers is needed: the model uses the static column(s) {static[:5]} of a customers "
-                         "table; only a model trained on an event log alone scores from --events by itself.")
-    ids = read_id_column(events, scorer.data.id_column, "events").drop_duplicates()
+        raise InputError(f"{what} is needed: the model uses the static column(s) {static[:5]} of a customers "
+                         "table; only a model trained on an event log alone scores from its events by itself.")
+    ids = ids.astype("string").str.strip().drop_duplicates()
+    return pd.DataFrame({scorer.data.id_column: ids.to_numpy(dtype=object)})
+
+
+def customers_from_events(events: Path | None, scorer: Scorer, work: Path) -> Path:
+    """No customers file: every id of the event log (event_customers), written as work/customers.parquet so both
+    scoring paths read it like a user's file."""
+    ids = None if events is None else read_id_column(events, scorer.data.id_column, "events")
     path = work / "customers.parquet"
-    pd.DataFrame({scorer.data.id_column: ids.to_numpy(dtype=object)}).to_parquet(path, index=False)
-    log.info("predict: no --customers: scoring the %s customers of %s", f"{len(ids):,}", events)
+    frame = event_customers(scorer, ids)
+    frame.to_parquet(path, index=False)
+    log.info("predict: no --customers: scoring the %s customers of %s", f"{len(frame):,}", events)
     return path
 
 

@@ -23,6 +23,7 @@ from pipeline.models.registry import FAMILIES
 from pipeline.monitoring.psi import count
 from pipeline.monitoring.reference import DriftReference
 from pipeline.monitoring.summary import summarize
+from pipeline.serving.batch import event_customers
 from pipeline.serving.scorer import Scored, Scorer, add_rank
 
 ROOT_ENV = "CUSTOMER_AUTOML_ROOT"
@@ -96,12 +97,18 @@ def read_upload(name: str, data: bytes, role: str, id_column: str) -> pd.DataFra
             raise InputError(str(err).replace(str(path), name)) from None
 
 
-def score_upload(scorer: Scorer, customers: tuple[str, bytes], events: tuple[str, bytes] | None) -> Scored:
-    """Uploaded files -> ranked scores, as `predict` would write them; InputError on bad input."""
+def score_upload(scorer: Scorer, customers: tuple[str, bytes] | None, events: tuple[str, bytes] | None) -> Scored:
+    """Uploaded files -> ranked scores, as `predict` would write them; InputError on bad input. Without a
+    customers file (a model of an event log alone), everyone in the events file, as predict does."""
     id_column = scorer.data.id_column
-    frame = read_upload(*customers, "customers", id_column)
     ev = None if events is None else read_upload(*events, "events", id_column)
-    labels = {"customers": customers[0], "events": events[0] if events else "events"}
+    if customers is None:
+        ids = None if ev is None or id_column not in ev.columns else ev[id_column]
+        frame = event_customers(scorer, ids, "a customers file")
+    else:
+        frame = read_upload(*customers, "customers", id_column)
+    labels = {"customers": customers[0] if customers else "the events' customers",
+              "events": events[0] if events else "events"}
     scored = scorer.score(frame, ev, labels=labels, quiet=True)
     return dataclasses.replace(scored, frame=add_rank(scored.frame))
 

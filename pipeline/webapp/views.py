@@ -100,14 +100,19 @@ def timeline(events: pd.DataFrame) -> go.Figure:
 
 
 def upload(scorer: Scorer, reference: DriftReference | None) -> None:
+    events_only = not scorer.meta["numeric"] and not scorer.meta["categorical"]
     st.caption("Upload customers (and optionally their events) with the training run's columns; the scores "
-               "are those `python -m pipeline.predict` writes for the same files.")
-    customers = st.file_uploader("Customers (CSV or Parquet)", type=["csv", "parquet"], key="customers_file")
-    events = st.file_uploader("Events (optional)", type=["csv", "parquet"], key="events_file")
-    if customers is None:
+               "are those `python -m pipeline.predict` writes for the same files."
+               + (" This model reads the event log alone: the events file by itself scores everyone in it."
+                  if events_only else ""))
+    customers = st.file_uploader("Customers (CSV or Parquet)" + (" (optional)" if events_only else ""),
+                                 type=["csv", "parquet"], key="customers_file")
+    events = st.file_uploader("Events (optional)" if not events_only else "Events (CSV or Parquet)",
+                              type=["csv", "parquet"], key="events_file")
+    if customers is None and not (events_only and events is not None):
         return
     try:
-        scored = app.score_upload(scorer, (customers.name, customers.getvalue()),
+        scored = app.score_upload(scorer, None if customers is None else (customers.name, customers.getvalue()),
                                   None if events is None else (events.name, events.getvalue()))
         summary = app.upload_drift(reference, scored)
     except InputError as err:

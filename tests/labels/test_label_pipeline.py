@@ -116,3 +116,11 @@ def test_a_raw_purchase_log_without_a_customers_file_runs_end_to_end(tmp_path):
     scores = pd.read_csv(root / "scores.csv", dtype={"customer_id": str})
     assert len(scores) == sim.events["customer_id"].nunique() and scores["probability"].between(0, 1).all()
     assert (root / "scores.drift.json").is_file()
+    # The app's upload scores an events file alone the same way.
+    from pipeline.serving.scorer import Scorer
+    from pipeline.webapp.content import score_upload
+
+    raw = (root / "data" / "raw" / "purchases.csv").read_bytes()
+    uploaded = score_upload(Scorer.load(root), None, ("purchases.csv", raw)).frame
+    pd.testing.assert_frame_equal(uploaded.reset_index(drop=True)[["customer_id", "probability"]],
+                                  scores[["customer_id", "probability"]], check_dtype=False, atol=1e-12)
