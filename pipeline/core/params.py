@@ -136,6 +136,8 @@ class ResampleParams:
     method: str = "smote"                 # smote | smotenc | random_over | none (smote -> smotenc when categoricals)
     sampling_strategy: float | str = 0.5  # minority/majority ratio after resampling, or "auto" (balance)
     k_neighbors: int = 5
+    max_rows: int | None = 200_000        # above this many training rows no SMOTE (its neighbour search took 17 min
+                                          # at 800k): the stage keeps the rows, tuning offers none/weights; null: no cap
 
 
 @dataclass(frozen=True)

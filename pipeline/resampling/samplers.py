@@ -27,12 +27,18 @@ STRATEGIES = ("auto", "minority", "not majority", "not minority", "all")
 NAMES = {SMOTE: "smote", SMOTENC: "smotenc", SMOTEN: "smoten", RandomOverSampler: "random_over"}
 
 
+def too_large_for_smote(p: ResampleParams, n_rows: int | None) -> bool:
+    """SMOTE's neighbour search does not scale (17 min for 800k rows): none above resample.max_rows."""
+    return p.method in ("smote", "smotenc") and p.max_rows is not None and n_rows is not None and n_rows > p.max_rows
+
+
 def make_sampler(p: ResampleParams, categorical_mask: np.ndarray | None, seed: int,
-                 groups: list[list[int]] | None = None) -> GuardedSampler | None:
-    """The sampler for one training set (a CV fold's training part, or the full train set).
+                 groups: list[list[int]] | None = None, n_rows: int | None = None) -> GuardedSampler | None:
+    """The sampler for one training set (a CV fold's training part, or the full train set) of `n_rows` rows.
 
     smote/smotenc -> SMOTENC when any column is categorical (mask true: binary/one-hot, kept 0/1),
-    SMOTEN when all are, plain SMOTE when none; random_over -> RandomOverSampler; none -> None.
+    SMOTEN when all are, plain SMOTE when none; random_over -> RandomOverSampler; none -> None, and None
+    for smote/smotenc above resample.max_rows rows.
     `groups`: column indices of one-hot groups (one 1 per row), resampled as one categorical.
     """
     if p.method not in METHODS:
@@ -41,7 +47,7 @@ def make_sampler(p: ResampleParams, categorical_mask: np.ndarray | None, seed: i
     if not (strategy in STRATEGIES or isinstance(strategy, float) and 0 < strategy <= 1):
         raise InputError(f"resample.sampling_strategy: expected a ratio in (0, 1] or one of {list(STRATEGIES)}, "
                          f"got {strategy!r}.")
-    if p.method == "none":
+    if p.method == "none" or too_large_for_smote(p, n_rows):
         return None
     mask = np.zeros(0, bool) if categorical_mask is None else np.asarray(categorical_mask, dtype=bool)
     common = dict(sampling_strategy=strategy, random_state=seed)

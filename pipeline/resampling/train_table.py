@@ -6,6 +6,7 @@ synthetic row is ever scored: leakage rule 3). Output columns: customer_id (synt
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,9 @@ from pipeline.core.errors import InputError, show_values
 from pipeline.core.params import ResampleParams
 from pipeline.core.schema import ID, TARGET
 from pipeline.featurization.manifest import categorical_layout
-from pipeline.resampling.samplers import NAMES, GuardedSampler, make_sampler
+from pipeline.resampling.samplers import NAMES, GuardedSampler, make_sampler, too_large_for_smote
+
+log = logging.getLogger(__name__)
 
 SYNTHETIC = "is_synthetic"
 SYNTHETIC_PREFIX = "synthetic-"
@@ -25,7 +28,7 @@ def resample(X: pd.DataFrame, y: pd.Series, ids: pd.Series, p: ResampleParams,
              categorical_mask: np.ndarray | None, seed: int,
              groups: list[list[int]] | None = None) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
     """(X_res, y_res, ids_res, is_synthetic): real rows first, exactly as given; then `synthetic-000001`, ..."""
-    return resample_with(make_sampler(p, categorical_mask, seed, groups), X, y, ids)
+    return resample_with(make_sampler(p, categorical_mask, seed, groups, n_rows=len(X)), X, y, ids)
 
 
 def resample_with(sampler: GuardedSampler | None, X: pd.DataFrame, y: pd.Series,
@@ -50,12 +53,19 @@ def resample_train(train: pd.DataFrame, manifest: dict[str, Any], p: ResamplePar
         raise InputError(f"train features: column(s) {show_values(bad)} hold NaN or infinite values; "
                          "SMOTE needs finite numbers.")
     mask, groups = categorical_layout(manifest, features, where)
-    sampler = make_sampler(p, mask, seed, groups)
+    sampler = make_sampler(p, mask, seed, groups, n_rows=len(train))
     x, y, ids, synthetic = resample_with(sampler, train[features], train[TARGET], train[ID])
     used = getattr(sampler, "sampler_", None)
+    capped = too_large_for_smote(p, len(train))
+    if capped:
+        log.info("resample: %s training rows is above resample.max_rows %s: no %s, the rows are kept as they are",
+                 f"{len(train):,}", f"{p.max_rows:,}", p.method)
     report = {"method": NAMES.get(type(used), "none"), "requested_method": p.method,
               "sampling_strategy": p.sampling_strategy, "k_neighbors": getattr(used, "k_neighbors", None),
               "before": _counts(train[TARGET]), "after": _counts(y), "synthetic_rows": int(synthetic.sum())}
+    if capped:
+        report["skipped"] = (f"{len(train):,} training rows is above resample.max_rows {p.max_rows:,}: SMOTE's "
+                             "neighbour search does not scale; tuning weighs classes or fits as is instead")
     return pd.concat([ids.rename(ID), y.rename(TARGET), synthetic, x], axis=1), report
 
 

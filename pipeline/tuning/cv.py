@@ -53,7 +53,7 @@ def fit_family(family: str, params: dict[str, Any], data: TrainData, rows: np.nd
     build_params, resampled = imbalance.plan(fam, params)
     model = fam.build(build_params, BuildContext(seed=seed, device=device, max_epochs=max_epochs, threads=threads,
                                                  n_features=data.X.shape[1], pretrained=data.encoder))
-    sampler = make_sampler(resample, data.categorical_mask, seed, data.groups) if resampled else None
+    sampler = make_sampler(resample, data.categorical_mask, seed, data.groups, len(rows)) if resampled else None
     fit_data = FitData(training_inputs(fam, data, rows), data.y[rows], sampler, seed)
     # One BLAS thread: two OpenBLAS threads on two busy cores made a logistic regression 6x slower (4.7 s
     # against 0.8 s); the families' own thread pools (OpenMP, joblib) are not affected.

@@ -5,14 +5,19 @@
     smote    over-sample the fold's training part with params.resample (SMOTE inside the fold: leakage rule 3)
 
 A space without `imbalance` keeps the old behaviour: params.resample decides (SMOTE by default) and
-the family's weight params are tuned as written.
+the family's weight params are tuned as written. Above resample.max_rows training rows `smote` leaves the
+choices (`within_size`): SMOTE's neighbour search does not scale (17 min for 800k rows).
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.core.params import ResampleParams
 from pipeline.models.family import Family
+
+log = logging.getLogger(__name__)
 
 IMBALANCE = "imbalance"
 CHOICES = ("none", "weights", "smote")
@@ -41,3 +46,14 @@ def describe(fam: Family, params: Mapping[str, Any], resample_method: str) -> st
     if choice is None:
         return f"{resample_method} (params.resample; not tuned)" if resample_method != "none" else "none (not tuned)"
     return choice
+
+
+def within_size(family: str, space: dict[str, dict[str, Any]], n_rows: int, p: ResampleParams) -> dict[str, dict[str, Any]]:
+    """The space without the `smote` choice when the training set is larger than resample.max_rows."""
+    choices = (space.get(IMBALANCE) or {}).get("choices") or []
+    if p.max_rows is None or n_rows <= p.max_rows or "smote" not in choices:
+        return space
+    kept = [c for c in choices if c != "smote"] or ["none"]
+    log.info("tune %s: imbalance choices %s, not smote: %s training rows is above resample.max_rows %s",
+             family, kept, f"{n_rows:,}", f"{p.max_rows:,}")
+    return {**space, IMBALANCE: {"choices": kept}}

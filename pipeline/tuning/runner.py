@@ -24,7 +24,7 @@ from pipeline.core.params import Params, TuneParams
 from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.models.registry import get
 from pipeline.models.space import load_space
-from pipeline.tuning import final_claim, finalize, oof_store, studies
+from pipeline.tuning import final_claim, finalize, imbalance, oof_store, studies
 from pipeline.tuning import objective as obj
 from pipeline.tuning import storage as stores
 from pipeline.tuning.allocator import Allocator
@@ -58,6 +58,7 @@ def open_family(family: str, data: TrainData, s: TuneParams, params: Params, see
     """Open (or resume) the family's study; a fresh study gets its start points enqueued first."""
     fam = get(family)
     space = load_space(family, configs, allowed=fam.space_params)   # configs/<family>.yaml: the only source
+    space = imbalance.within_size(family, space, len(data.y), params.resample)
     settings = obj.settings_of(s.metric, s.folds, seed, params.resample, s.lstm_max_epochs)
     fp = obj.fingerprint(data, family, space, settings)
     name = f"{s.study_name}-{family}" if s.study_name else f"{studies.DEFAULT_STUDY}-{family}-{fp}"

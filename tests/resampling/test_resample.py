@@ -17,10 +17,13 @@ from pipeline.core.errors import InputError
 from pipeline.core.io import read_json, write_json, write_parquet
 from pipeline.core.params import ResampleParams
 from pipeline.resampling import samplers as rs
-from pipeline.resampling.train_table import resample
+from pipeline.resampling.train_table import resample, resample_train
 
 MASK = np.array([False, False, True, True, True, True])   # x1, x2 continuous; flag; plan=a/b/c
 GROUPS = [[3, 4, 5]]
+MANIFEST = {"features": [{"name": c, "kind": k, "group": "plan" if k == "onehot" else None} for c, k in
+                         zip(["x1", "x2", "flag", "plan=a", "plan=b", "plan=c"],
+                             ["numeric", "numeric", "binary", "onehot", "onehot", "onehot"])]}
 
 
 def data(n_major: int = 100, n_minor: int = 20, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
@@ -143,3 +146,27 @@ def test_stage_runs_without_any_test_file(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         resample_stage.main(args)
     assert exit_info.value.code == 2 and "manifest.json" in capsys.readouterr().err
+
+
+def test_smote_stops_above_max_rows_and_says_why(tmp_path):
+    """At scale SMOTE's neighbour search dominates the pipeline (17 min at 800k rows): above resample.max_rows
+    the stage keeps the rows and tuning drops the choice; cheap random over-sampling is not capped."""
+    X, y, ids = data()
+    capped = ResampleParams(method="smote", max_rows=len(X) - 1)
+    assert rs.make_sampler(capped, MASK, 0, GROUPS, n_rows=len(X)) is None
+    assert rs.make_sampler(capped, MASK, 0, GROUPS, n_rows=len(X) - 1) is not None
+    assert rs.make_sampler(ResampleParams(method="random_over", max_rows=1), MASK, 0, n_rows=len(X)) is not None
+    assert rs.make_sampler(ResampleParams(method="smote", max_rows=None), MASK, 0, GROUPS, n_rows=10**9) is not None
+    table, report = resample_train(pd.concat([ids, y, X], axis=1), MANIFEST, capped, 5)
+    assert len(table) == len(X) and not table["is_synthetic"].any() and report["method"] == "none"
+    assert "above resample.max_rows 119" in report["skipped"]
+
+
+def test_tuning_leaves_smote_out_of_the_imbalance_choices_above_max_rows():
+    from pipeline.tuning.imbalance import within_size
+
+    space = {"C": {"low": 0.01, "high": 10.0}, "imbalance": {"choices": ["none", "weights", "smote"]}}
+    p = ResampleParams(max_rows=1000)
+    assert within_size("logreg", space, 1000, p) == space
+    assert within_size("logreg", space, 1001, p)["imbalance"] == {"choices": ["none", "weights"]}
+    assert within_size("logreg", space, 10**7, ResampleParams(max_rows=None)) == space
