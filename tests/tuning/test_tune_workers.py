@@ -150,26 +150,28 @@ def test_a_worker_killed_mid_trial_is_requeued_and_the_study_completes(features,
 
 def test_a_study_resumes_after_every_worker_was_killed(features, postgres_url):
     names = ["r1", "r2"]
-    procs = [start_worker(features, postgres_url, "resume", n, trials=8) for n in names]
+    # forest trials take seconds, not the ~0.2 s of a tiny logreg: a trial is caught running, and the study
+    # cannot finish between looks (CI once timed out with logreg after the workers had run all 8 trials)
+    procs = [start_worker(features, postgres_url, "resume", n, trials=8, family="forest") for n in names]
     workers = {worker_of(p) for p in procs}
     for _ in range(50):   # freeze both, so the running trial seen is still running when they are killed
-        wait_for(lambda: len(trials_of(postgres_url, "resume-logreg", FINISHED)) >= 2
-                 and running_trial_of(postgres_url, "resume-logreg", workers), "two finished trials and a running one")
+        wait_for(lambda: len(trials_of(postgres_url, "resume-forest", FINISHED)) >= 2
+                 and running_trial_of(postgres_url, "resume-forest", workers), "two finished trials and a running one")
         for proc in procs:
             proc.send_signal(signal.SIGSTOP)
-        if running_trial_of(postgres_url, "resume-logreg", workers):
+        if running_trial_of(postgres_url, "resume-forest", workers):
             break
-        for proc in procs:   # the trial finished between the look and the stop (a tiny logreg takes ~0.2 s)
+        for proc in procs:   # the trial finished between the look and the stop
             proc.send_signal(signal.SIGCONT)
     for proc in procs:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    before = load(postgres_url, "resume-logreg").get_trials()
+    before = load(postgres_url, "resume-forest").get_trials()
     stuck = [t.number for t in before if t.state == optuna.trial.TrialState.RUNNING]
     assert stuck and len(counted(before)) < 8 + len(stuck)
-    restarted = start_worker(features, postgres_url, "resume", "r3", trials=8)
+    restarted = start_worker(features, postgres_url, "resume", "r3", trials=8, family="forest")
     finish([restarted], features, ["r3"])
-    study = load(postgres_url, "resume-logreg")
+    study = load(postgres_url, "resume-forest")
     assert_study_complete(study, 8)
     assert {t.number for t in before if t.state in FINISHED} <= {t.number for t in counted(study.get_trials())}
     for number in stuck:
