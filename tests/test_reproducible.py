@@ -8,7 +8,10 @@ tests/tuning/test_tune.py checks that the same seed gives the same numbers.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -39,3 +42,16 @@ def test_data_stages_write_the_bytes_dvc_lock_records(tmp_path: Path):
         assert outs(fresh, stage) == outs(committed, stage), (
             f"stage {stage} wrote other bytes than dvc.lock records; rerun `make run` and commit dvc.lock "
             "(or install the exact versions of requirements.lock)")
+
+
+def capability_after_import(env: dict[str, str]) -> str:
+    code = "import pipeline, torch; print(torch.backends.cpu.get_cpu_capability())"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_importing_the_pipeline_pins_torch_to_kernels_every_x86_64_machine_has():
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")}
+    # AVX-512 kernels would sum in another order on the machines that have them (and DEFAULT where AVX2 is missing)
+    assert capability_after_import(env) in ("AVX2", "DEFAULT")
+    assert capability_after_import({**env, "ATEN_CPU_CAPABILITY": "default"}) == "DEFAULT"   # the user's choice wins

@@ -204,7 +204,7 @@ class SequenceEmbedder(BaseEstimator):
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
     """torch on one thread: this small GRU took 1.2 s on one thread and 8-15 s on two while another process
-    held a core (OpenMP threads spin-wait), and one thread gives the same numbers on any machine."""
+    held a core (OpenMP threads spin-wait), and one thread sums in one order (the ISA is pinned in pipeline/__init__)."""
     import torch
 
     old = torch.get_num_threads()
