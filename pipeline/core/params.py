@@ -155,6 +155,8 @@ class TuneParams:
     device: str = "auto"                  # auto | cpu | cuda (xgb and the sequence model)
     pruner: str = "median"                # median | hyperband | none
     lstm_max_epochs: int = 20             # epochs per sequence-model fit (early stopping usually ends sooner)
+    search_rows: int | str | None = "auto"  # trials cross-validate on a stratified sample of this many train rows
+                                          # (auto: 300 x timeout; None: all); final fits use every row
     heartbeat_seconds: int = 30           # a running trial's heartbeat; a worker silent for grace_seconds is
     grace_seconds: int = 120              # taken for dead: its trial is marked FAIL and re-queued (same params)
     final_fit: bool = True                # refit the best params on this worker when it wins the claim

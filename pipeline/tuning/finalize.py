@@ -7,7 +7,8 @@ without fold k's rows; pipeline/ensembling/selection.py) and calibrated the same
 cross-fitted blend. Final refits on the full train set go members first (heaviest weight first), then
 the rest by CV score; each only when its measured cost (its best trial's fold times) fits in the time
 left, so the budget is a hard limit. A member that could not be fitted leaves the blend, whose
-weights are then chosen again.
+weights are then chosen again. When the trials searched on a sample of the train rows
+(tune.search_rows), the refits use every row and their cost is scaled by the rows' ratio.
 """
 from __future__ import annotations
 
@@ -41,12 +42,13 @@ SAFETY = 1.3           # a final refit's cost: its best trial's mean fold time x
 SLACK_SECONDS = 1.0    # writing models and tune.json
 
 
-def fit_seconds(trial: FrozenTrial, folds: int) -> float:
-    """Expected seconds of a full-train refit of `trial`'s params, from its measured fold times."""
+def fit_seconds(trial: FrozenTrial, folds: int, scale: float = 1.0) -> float:
+    """Expected seconds of a full-train refit of `trial`'s params, from its measured fold times; `scale`:
+    train rows over the rows its trials searched on (tune.search_rows), the fits' cost taken as linear in rows."""
     times = trial.user_attrs.get(FOLD_SECONDS) or []
     if not times:
         return float("inf")
-    return float(np.mean(times)) * folds / (folds - 1) * SAFETY
+    return float(np.mean(times)) * folds / (folds - 1) * scale * SAFETY
 
 
 def ensemble_seconds(n_rows: int, members: int, folds: int) -> float:
@@ -64,12 +66,12 @@ def best_or_none(study: optuna.Study) -> FrozenTrial | None:
 class Reserve:
     """What the race must leave for finalize: the refits of the families still in it, plus the ensemble."""
 
-    def __init__(self, runs: dict[str, Any], n_rows: int, folds: int):
-        self.runs, self.n_rows, self.folds = runs, n_rows, folds
+    def __init__(self, runs: dict[str, Any], n_rows: int, folds: int, scale: float = 1.0):
+        self.runs, self.n_rows, self.folds, self.scale = runs, n_rows, folds, scale
 
     def seconds(self) -> float:
         bests = [t for t in (best_or_none(r.study) for r in self.runs.values()) if t is not None]
-        costs = [fit_seconds(t, self.folds) for t in bests]
+        costs = [fit_seconds(t, self.folds, self.scale) for t in bests]
         fits = sum(c for c in costs if np.isfinite(c))
         return fits + ensemble_seconds(self.n_rows, max(len(bests), 1), self.folds) + SLACK_SECONDS
 
@@ -123,9 +125,12 @@ def blend_weights(oofs: dict[str, np.ndarray], data: TrainData, s: TuneParams, s
     return {"names": names, "weights": {f: float(w) for f, w in zip(names, weights)}, "cv": cv}
 
 
-def finalize(runs: dict[str, Any], data: TrainData, s: TuneParams, params: Params, seed: int, out: Path,
-             end: float | None, allocator: Allocator) -> tuple[dict[str, dict], dict[str, float]]:
-    """Calibrate, blend and refit inside the budget; (tune.json rows per family + ensemble, seconds spent)."""
+def finalize(runs: dict[str, Any], data: TrainData, full: TrainData, s: TuneParams, params: Params, seed: int,
+             out: Path, end: float | None, allocator: Allocator) -> tuple[dict[str, dict], dict[str, float]]:
+    """Calibrate, blend and refit inside the budget; (tune.json rows per family + ensemble, seconds spent).
+    `data`: the rows the trials searched on (their OOF scores choose calibrators, thresholds and weights);
+    `full`: the whole train set, which the refits use."""
+    scale = len(full) / len(data)
     t0 = time.monotonic()
     bests: dict[str, FrozenTrial] = {}
     summary: dict[str, dict] = {}
@@ -150,7 +155,7 @@ def finalize(runs: dict[str, Any], data: TrainData, s: TuneParams, params: Param
     rest = sorted((f for f in bests if f not in members), key=lambda f: -direction * bests[f].value)
     fitted: list[str] = []
     for f in [*members, *rest]:
-        cost = fit_seconds(bests[f], s.folds)
+        cost = fit_seconds(bests[f], s.folds, scale)
         if cost > left(end):
             summary[f] = {**skip_family(f, f"its refit (about {cost:.0f} s) did not fit in what was left of "
                                            f"tune.timeout ({max(left(end), 0):.0f} s)", out),
@@ -160,7 +165,7 @@ def finalize(runs: dict[str, Any], data: TrainData, s: TuneParams, params: Param
                                   bests[f].user_attrs[THRESHOLD]}),
                  "imbalance": imbalance.describe(get(f), bests[f].user_attrs[BUILD_PARAMS], params.resample.method),
                  "race": allocator.summary()[f]}
-        summary[f] = final_fit(f, runs[f].study, data, s, params, seed, out,
+        summary[f] = final_fit(f, runs[f].study, full, s, params, seed, out,
                                None if end is None else end - SLACK_SECONDS, extra)
         fitted.append(f)
         log.info("tune %s: best CV %s %.4f (%d trials), calibration %s, refit in %.1f s", f, s.metric,

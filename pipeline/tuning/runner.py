@@ -31,6 +31,7 @@ from pipeline.tuning.allocator import Allocator
 from pipeline.tuning.cv import make_folds
 from pipeline.tuning.final_fit import skip_family
 from pipeline.tuning.progress import Progress
+from pipeline.tuning.search_sample import search_rows, search_sample
 from pipeline.tuning.train_data import TrainData
 from pipeline.tuning.workers import CountedObjective, fail_dead_trials, run_study, sampler_seed, worker_id
 
@@ -54,11 +55,12 @@ def start_points(family: str, space: dict) -> list[dict]:
 
 
 def open_family(family: str, data: TrainData, s: TuneParams, params: Params, seed: int, configs: Path,
-                storage: optuna.storages.BaseStorage, oof_dir: Path, threads: int) -> FamilyRun:
-    """Open (or resume) the family's study; a fresh study gets its start points enqueued first."""
+                storage: optuna.storages.BaseStorage, oof_dir: Path, threads: int, train_rows: int) -> FamilyRun:
+    """Open (or resume) the family's study; a fresh study gets its start points enqueued first.
+    `data` is what the trials cross-validate on; `train_rows` the rows the final refit will use."""
     fam = get(family)
     space = load_space(family, configs, allowed=fam.space_params)   # configs/<family>.yaml: the only source
-    space = imbalance.within_size(family, space, len(data.y), params.resample)
+    space = imbalance.within_size(family, space, train_rows, params.resample)   # the refit resamples all rows
     settings = obj.settings_of(s.metric, s.folds, seed, params.resample, s.lstm_max_epochs)
     fp = obj.fingerprint(data, family, space, settings)
     name = f"{s.study_name}-{family}" if s.study_name else f"{studies.DEFAULT_STUDY}-{family}-{fp}"
@@ -181,9 +183,11 @@ def run(args: argparse.Namespace, s: TuneParams, params: Params, seed: int, data
     # 1.7 s on one thread and 9.4 s on two when another process held a core (OpenMP threads spin-wait).
     threads = 1
     oof_dir = oof_store.directory_for(s.storage)
-    runs = {f: open_family(f, data, s, params, seed, args.configs, storage, oof_dir, threads) for f in families}
+    search = search_sample(data, search_rows(s, len(data)), seed)   # all rows unless train is large for the budget
+    runs = {f: open_family(f, search, s, params, seed, args.configs, storage, oof_dir, threads, len(data))
+            for f in families}
     allocator = make_allocator(runs, s)
-    reserve = finalize.Reserve(runs, len(data), s.folds)
+    reserve = finalize.Reserve(runs, len(search), s.folds, scale=len(data) / len(search))
     race(runs, allocator, s, lambda: None if end is None else end - reserve.seconds())
     search_seconds = time.monotonic() - start
     running = wait_for_others(runs, allocator, s, None if end is None else end - reserve.seconds())
@@ -197,12 +201,13 @@ def run(args: argparse.Namespace, s: TuneParams, params: Params, seed: int, data
         summary = {f: {**skip_family(f, reason, args.out), **studies.counts(study)} for f, study in tuned.items()}
         spent = {}
     else:
-        summary, spent = finalize.finalize(runs, data, s, params, seed, args.out, end, allocator)
+        summary, spent = finalize.finalize(runs, search, data, s, params, seed, args.out, end, allocator)
     ensemble = summary.pop(finalize.ENSEMBLE, None)
     summary = {**skipped, **summary}
     if reason is None and all("skipped" in row for row in summary.values()):
         raise StageError(f"tune: no family has a fitted model: {({f: r['skipped'] for f, r in summary.items()})}")
-    budget = {"timeout": s.timeout, "search_seconds": round(search_seconds, 1), **spent,
+    budget = {"timeout": s.timeout, "train_rows": len(data), "search_rows": len(search),
+              "search_seconds": round(search_seconds, 1), **spent,
               "total_seconds": round(time.monotonic() - start, 1), "families": allocator.summary()}
     return {"metric": s.metric, "folds": s.folds, "seed": seed, "storage": stores.safe_url(s.storage),
             "worker": worker_id(), "final_fit": reason or "done here", "budget": budget, "families": summary,

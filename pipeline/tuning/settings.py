@@ -12,6 +12,7 @@ from pipeline.core.params import TuneParams
 from pipeline.evaluation.definitions import OBJECTIVES
 from pipeline.models.registry import FAMILIES
 from pipeline.tuning import storage as stores
+from pipeline.tuning.search_sample import search_rows
 
 
 def merged_settings(args: argparse.Namespace, tune: TuneParams) -> TuneParams:
@@ -32,6 +33,7 @@ def merged_settings(args: argparse.Namespace, tune: TuneParams) -> TuneParams:
     if not 1 <= merged.heartbeat_seconds < merged.grace_seconds:
         raise InputError(f"params: need 1 <= tune.heartbeat_seconds < tune.grace_seconds, got "
                          f"{merged.heartbeat_seconds} and {merged.grace_seconds}.")
+    search_rows(merged, 1)   # a bad tune.search_rows stops here, before any study opens
     if merged.trials < 1 or merged.folds < 2:
         raise InputError(f"tune: need trials >= 1 and folds >= 2, got {merged.trials} and {merged.folds}.")
     return merged
