@@ -8,13 +8,16 @@ runs as `python -m pipeline.<stage>` with dvc.yaml's arguments, one process per 
 (PYTHONPATH the repo, configs linked), so wall seconds and peak RSS (os.wait4 rusage: the stage's process
 and the children it waited for) are per stage. A failing stage ends that size and is reported with its
 log tail. Results: stdout (markdown), bench/results/scale.json, and a log-log plot of seconds and peak GiB
-per stage against customers (bench/results/scale.svg, with --plot PATH elsewhere). Not a test: run it on
-an otherwise idle machine.
+per stage against customers (bench/results/scale.svg, with --plot PATH elsewhere), and per stage the
+exponents b of seconds ~ customers^b (and of peak GiB) between each pair of neighbouring sizes. `--merge FILE` starts from an
+earlier scale.json, so one size can be re-run without the others. Not a test: run it on an otherwise
+idle machine.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
@@ -84,6 +87,26 @@ def markdown(result: dict[str, Any]) -> str:
     totals = [sum(r["seconds"] for r in result["sizes"][n].values()) for n in sizes]
     peaks = [max((r["peak_rss_gib"] for r in result["sizes"][n].values()), default=0) for n in sizes]
     lines.append("| **total / largest** | " + " | ".join(f"**{t:.0f} / {p}**" for t, p in zip(totals, peaks)) + " |")
+    return "\n".join(lines + ["", exponents(result)])
+
+
+def exponents(result: dict[str, Any]) -> str:
+    """Per stage, b in seconds ~ customers^b (and peak GiB) between neighbouring sizes; the slowest stage per size."""
+    sizes = sorted(result["sizes"], key=int)
+    pairs = list(zip(sizes, sizes[1:]))
+    lines = ["| stage | " + " | ".join(f"b seconds / GiB, {int(a):,} -> {int(b):,}" for a, b in pairs) + " |",
+             "|---|" + "---|" * len(pairs)]
+    for stage in result["stages"]:
+        cells = []
+        for a, b in pairs:
+            ra, rb = result["sizes"][a].get(stage), result["sizes"][b].get(stage)
+            ok = ra and rb and "failed" not in ra and "failed" not in rb and ra["seconds"] > 0
+            span = math.log(int(b) / int(a))
+            cells.append(f"{math.log(rb['seconds'] / ra['seconds']) / span:.2f} / "
+                         f"{math.log(rb['peak_rss_gib'] / max(ra['peak_rss_gib'], 1e-3)) / span:.2f}" if ok else "-")
+        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
+    top = [max(result["sizes"][n].items(), key=lambda kv: kv[1]["seconds"])[0] for n in sizes]
+    lines += ["", "Slowest stage: " + ", ".join(f"{int(n):,}: {s}" for n, s in zip(sizes, top)) + "."]
     return "\n".join(lines)
 
 
@@ -120,12 +143,16 @@ def main() -> None:
     ap.add_argument("--stages", default=",".join(dvc_stages()), help="default: every stage of dvc.yaml, in order")
     ap.add_argument("--keep", type=Path, help="keep the run folders here (default: a temporary folder)")
     ap.add_argument("--plot", type=Path, default=RESULTS / "scale.svg")
+    ap.add_argument("--merge", type=Path, help="an earlier scale.json whose other sizes join this run's table")
     args = ap.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
     stages = args.stages.split(",")
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "stages": stages, "sizes": {}}
+    if args.merge:
+        result["sizes"] = json.loads(args.merge.read_text())["sizes"]
     for size in (int(s) for s in args.sizes.split(",")):
         result["sizes"][str(size)] = run_size(size, stages, root / str(size))
+        result["sizes"] = dict(sorted(result["sizes"].items(), key=lambda kv: int(kv[0])))
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "scale.json").write_text(json.dumps(result, indent=2))
     plot(result, args.plot)
