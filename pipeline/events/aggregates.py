@@ -102,12 +102,19 @@ class EventAggregator(BaseEstimator):
         (same result, no filtered copy of the table). Events at/after `as_of` are ignored.
         """
         ts, keep = fit_events(events, as_of, customer_ids)
-        self.value_columns_ = numeric_value_columns(events)
-        self.has_event_type_ = EVENT_TYPE in events.columns
-        self.vocabulary_ = (fit_vocabulary(events[EVENT_TYPE], keep, self.max_event_types)
-                            if self.has_event_type_ else [])
+        has_event_type = EVENT_TYPE in events.columns
+        vocabulary = fit_vocabulary(events[EVENT_TYPE], keep, self.max_event_types) if has_event_type else []
         # int ns, not a Timestamp: the fitted state stays plain numbers (saved with skops)
-        self.history_start_ns_ = int(ts[keep].min()) if keep.any() else as_of_ns(as_of)
+        start = int(ts[keep].min()) if keep.any() else as_of_ns(as_of)
+        return self.set_fitted(numeric_value_columns(events), has_event_type, vocabulary, start, int(keep.sum()))
+
+    def set_fitted(self, value_columns: list[str], has_event_type: bool, vocabulary: list[str],
+                   history_start_ns: int, n_events: int) -> EventAggregator:
+        """The fitted state from what a fit learned (here, or out of core in pipeline.events.aggregates_sql)."""
+        self.value_columns_ = list(value_columns)
+        self.has_event_type_ = bool(has_event_type)
+        self.vocabulary_ = list(vocabulary)
+        self.history_start_ns_ = int(history_start_ns)
         self.windows_ = [int(w) for w in self.windows_days]
         if any(w <= 0 for w in self.windows_):
             raise InputError(f"windows_days must be positive, got {list(self.windows_days)}.")
@@ -115,7 +122,7 @@ class EventAggregator(BaseEstimator):
         self.type_labels_ = column_labels(self.vocabulary_, reserved=[OTHER]) + [OTHER]
         self.feature_names_out_ = self._feature_names()
         log.info("event features: fitted on %d events, %d types (+other), value columns %s",
-                 int(keep.sum()), len(self.vocabulary_), self.value_columns_)
+                 n_events, len(self.vocabulary_), self.value_columns_)
         return self
 
     def get_feature_names_out(self, input_features: object = None) -> list[str]:
