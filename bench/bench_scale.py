@@ -118,13 +118,15 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     sizes = sorted(result["sizes"], key=int)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for stage in result["stages"]:
+    colours = plt.get_cmap("tab20").colors   # 11 stages: the default 10-colour cycle would repeat one
+    for k, stage in enumerate(result["stages"]):
         points = [(int(n), result["sizes"][n][stage]) for n in sizes if stage in result["sizes"][n]]
         if len(points) < 1:
             continue
         x = [n for n, _ in points]
-        axes[0].plot(x, [r["seconds"] for _, r in points], marker="o", label=stage)
-        axes[1].plot(x, [r["peak_rss_gib"] for _, r in points], marker="o", label=stage)
+        style = {"marker": "os^vD"[k % 5], "color": colours[(2 * k) % 20 + (k >= 10)], "label": stage}
+        axes[0].plot(x, [r["seconds"] for _, r in points], **style)
+        axes[1].plot(x, [r["peak_rss_gib"] for _, r in points], **style)
     for ax, label in zip(axes, ("wall seconds", "peak RSS (GiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -134,7 +136,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     axes[1].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="svg")
+    fig.savefig(path, format=path.suffix.lstrip(".") or "svg", dpi=80)   # a small PNG or SVG for the README
 
 
 def main() -> None:
