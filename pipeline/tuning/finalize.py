@@ -6,7 +6,8 @@ blend of the families' best trials (Caruana), its CV score cross-fitted (weights
 without fold k's rows; pipeline/ensembling/selection.py) and calibrated the same way on the
 cross-fitted blend. Final refits on the full train set go members first (heaviest weight first), then
 the rest by CV score; each only when its measured cost (its best trial's fold times) fits in the time
-left, so the budget is a hard limit. A member that could not be fitted leaves the blend, whose
+left, so the budget is a hard limit. When not all refits fit, the set refitted first is the largest
+affordable set whose OOF blend scores best (pipeline/tuning/refit_plan.py), not the heaviest member alone. A member that could not be fitted leaves the blend, whose
 weights are then chosen again. When the trials searched on a sample of the train rows
 (tune.search_rows), the refits use every row and their cost is scaled by the rows' ratio.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from pipeline.tuning.allocator import Allocator
 from pipeline.tuning.cv import cross_validate, make_folds
 from pipeline.tuning.final_fit import final_fit, skip_family
 from pipeline.tuning.objective import BUILD_PARAMS, FOLD_SECONDS, THRESHOLD
+from pipeline.tuning.refit_plan import plan_refits
 from pipeline.tuning.train_data import TrainData
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,22 @@ def blend_weights(oofs: dict[str, np.ndarray], data: TrainData, s: TuneParams, s
     return {"names": names, "weights": {f: float(w) for f, w in zip(names, weights)}, "cv": cv}
 
 
+def subset_score(families: Sequence[str], oofs: dict[str, np.ndarray], bests: dict[str, FrozenTrial],
+                 data: TrainData, s: TuneParams) -> float:
+    """The CV objective of refitting just `families`: their greedy OOF blend (one family: its best trial's CV)."""
+    objective = OBJECTIVES[s.metric]
+    blendable = [f for f in families if f in oofs]
+    if len(blendable) < 2:   # nothing to blend: the best single family's CV
+        return max((bests[f].value for f in families), key=lambda v: objective.sign * v)
+    matrix = np.column_stack([oofs[f] for f in blendable])
+
+    def score(y: np.ndarray, p: np.ndarray) -> float:
+        return point(s.metric, y, p)
+
+    weights = greedy_weights(matrix, data.y, score, objective.higher_is_better, ROUNDS)
+    return score(data.y, matrix @ weights)
+
+
 def finalize(runs: dict[str, Any], data: TrainData, full: TrainData, s: TuneParams, params: Params, seed: int,
              out: Path, end: float | None, allocator: Allocator) -> tuple[dict[str, dict], dict[str, float]]:
     """Calibrate, blend and refit inside the budget; (tune.json rows per family + ensemble, seconds spent).
@@ -150,11 +169,20 @@ def finalize(runs: dict[str, Any], data: TrainData, full: TrainData, s: TunePara
     t_blend = time.monotonic()
 
     direction = OBJECTIVES[s.metric].sign
-    members = [] if blend is None else sorted((f for f, w in blend["weights"].items() if w > 0),
-                                              key=lambda f: -blend["weights"][f])
-    rest = sorted((f for f in bests if f not in members), key=lambda f: -direction * bests[f].value)
+    weights = {} if blend is None else blend["weights"]
+    members = [f for f in bests if weights.get(f, 0) > 0]
+    costs = {f: fit_seconds(bests[f], s.folds, scale) for f in bests}
+    budget = left(end) - ensemble_seconds(len(data), max(len(oofs), 1), s.folds) - SLACK_SECONDS
+    plan = plan_refits(costs, budget, lambda fs: subset_score(fs, oofs, bests, data, s),
+                       OBJECTIVES[s.metric].higher_is_better)
+    if len(plan) < len(bests):
+        log.info("tune: not every refit fits in the %.0f s left; refitting %s first (costs %s)", max(budget, 0), plan,
+                 {f: round(c) for f, c in costs.items()})
+    # the plan first (heaviest blend weight, then best CV), then the others while time is left
+    first = sorted(plan, key=lambda f: (-weights.get(f, 0), -direction * bests[f].value))
+    rest = sorted((f for f in bests if f not in plan), key=lambda f: -direction * bests[f].value)
     fitted: list[str] = []
-    for f in [*members, *rest]:
+    for f in [*first, *rest]:
         cost = fit_seconds(bests[f], s.folds, scale)
         if cost > left(end):
             summary[f] = {**skip_family(f, f"its refit (about {cost:.0f} s) did not fit in what was left of "
