@@ -29,6 +29,7 @@ from pipeline.tuning import objective as obj
 from pipeline.tuning import storage as stores
 from pipeline.tuning.allocator import Allocator
 from pipeline.tuning.cv import make_folds
+from pipeline.tuning.encoder_start import within_encoder
 from pipeline.tuning.final_fit import skip_family
 from pipeline.tuning.progress import Progress
 from pipeline.tuning.search_sample import search_rows, search_sample
@@ -61,6 +62,7 @@ def open_family(family: str, data: TrainData, s: TuneParams, params: Params, see
     fam = get(family)
     space = load_space(family, configs, allowed=fam.space_params)   # configs/<family>.yaml: the only source
     space = imbalance.within_size(family, space, train_rows, params.resample)   # the refit resamples all rows
+    space = within_encoder(family, space, data.encoder is not None)
     settings = obj.settings_of(s.metric, s.folds, seed, params.resample, s.lstm_max_epochs)
     fp = obj.fingerprint(data, family, space, settings)
     name = f"{s.study_name}-{family}" if s.study_name else f"{studies.DEFAULT_STUDY}-{family}-{fp}"

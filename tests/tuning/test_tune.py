@@ -245,3 +245,28 @@ def test_a_family_with_no_finished_trial_in_the_budget_is_skipped_with_its_reaso
     with pytest.raises(SystemExit) as stopped:
         run_tune(features, "--trials", "2", "--folds", "3", "--timeout", "0", "--no-resume", "--models", "lstm")
     assert stopped.value.code == 1
+
+
+def test_without_a_pretrained_encoder_the_sequence_model_tunes_from_scratch_only(features, tmp_path):
+    """features.embedding.dim 0 leaves no encoder.npz: `frozen` and `finetune` would fail every trial
+    that drew them, so the space keeps `scratch` and every trial completes."""
+    root = tmp_path / "noenc"
+    shutil.copytree(features / "data", root / "data")
+    shutil.copy(features / "params.yaml", root / "params.yaml")
+    encoder = root / "data" / "features" / "encoder.npz"
+    assert encoder.exists()   # the fixture's features pre-trained one: removing it is the point
+    encoder.unlink()
+    report = run_tune(root, "--trials", "5", "--folds", "3", "--no-resume", "--no-race", "--models", "lstm")
+    row = report["families"]["lstm"]
+    assert row["n_complete"] == 5 and row["n_failed"] == 0
+    study = optuna.load_study(study_name=row["study_name"], storage=f"sqlite:///{root / 'studies.db'}")
+    assert {t.params["encoder"] for t in study.trials} == {"scratch"}
+
+
+def test_within_encoder_drops_only_the_starts_that_need_an_encoder():
+    from pipeline.tuning.encoder_start import within_encoder
+
+    space = {"encoder": {"choices": ["scratch", "frozen", "finetune"]}, "lr": {"low": 1e-4, "high": 1e-2}}
+    assert within_encoder("lstm", space, has_encoder=True) == space
+    assert within_encoder("lstm", space, has_encoder=False) == {**space, "encoder": {"choices": ["scratch"]}}
+    assert within_encoder("logreg", {"C": {"low": 0.1, "high": 1}}, has_encoder=False) == {"C": {"low": 0.1, "high": 1}}
