@@ -50,8 +50,28 @@ def capability_after_import(env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
+def numpy_features_after_import(env: dict[str, str]) -> tuple[bool, bool, str]:
+    code = ("import os, pipeline, numpy._core._multiarray_umath as m; f = m.__cpu_features__; "
+            "print(f.get('X86_V4', False), f.get('X86_V3', False), os.environ['NPY_DISABLE_CPU_FEATURES'])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    v4, v3, disabled = done.stdout.split(maxsplit=2)
+    return v4 == "True", v3 == "True", disabled.strip()
+
+
+PINS = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "NPY_DISABLE_CPU_FEATURES")
+
+
+def test_importing_the_pipeline_pins_numpy_to_kernels_short_of_avx512():
+    env = {k: v for k, v in os.environ.items() if k not in PINS}
+    # numpy's AVX-512 build computes log1p, sin, exp with SVML, a few bits off the AVX2 and libm results
+    v4, _, disabled = numpy_features_after_import(env)
+    assert not v4 and "X86_V4" in disabled.split()
+    v4, v3, disabled = numpy_features_after_import({**env, "NPY_DISABLE_CPU_FEATURES": "X86_V3"})
+    assert (v4, v3, disabled) == (False, False, "X86_V3")     # the user's choice wins, and numpy honours it
+
+
 def test_importing_the_pipeline_pins_torch_to_kernels_every_x86_64_machine_has():
-    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")}
+    env = {k: v for k, v in os.environ.items() if k not in PINS}
     # AVX-512 kernels would sum in another order on the machines that have them (and DEFAULT where AVX2 is missing)
     assert capability_after_import(env) in ("AVX2", "DEFAULT")
     assert capability_after_import({**env, "ATEN_CPU_CAPABILITY": "default"}) == "DEFAULT"   # the user's choice wins
