@@ -9,7 +9,6 @@ Writes data/features/{train,test}.parquet, sequences_{train,test}.npz and encode
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -44,13 +43,11 @@ def build(train: pd.DataFrame, raw_test: pd.DataFrame, events: pd.DataFrame | No
     """Fit on the (filtered) train split; run the raw test split through the full saved transform."""
     # Out of time the training customers are measured at their own, earlier cutoff (meta.json as_of_train).
     train_as_of = meta.get("as_of_train") or meta.get("as_of")
-    builder = FeatureBuilder.fit(train, events, columns, p, meta.get("as_of"), seed, train_as_of)
+    builder, train_matrix, train_batch = FeatureBuilder.fit_matrix(train, events, columns, p, meta.get("as_of"), seed,
+                                                                   train_as_of)
     imputer, fences, mode = transform_parts
     transform = CustomerTransform(imputer, fences, mode, builder)
-    at_train = dataclasses.replace(builder, as_of=train_as_of)
-    train_batch = at_train.sequence_batch(train, events)
-    train_inputs = ModelInputs(at_train.matrix(train, events, train_batch), train_batch)
-    return transform, train_inputs, transform.transform(raw_test, events)
+    return transform, ModelInputs(train_matrix, train_batch), transform.transform(raw_test, events)
 
 
 def write_features(out: Path, transform: CustomerTransform, train: ModelInputs, test: ModelInputs,
