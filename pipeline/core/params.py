@@ -113,6 +113,8 @@ class EmbeddingParams:
     lr: float = 3.0e-3
     temperature: float = 0.1              # of the softmax contrastive loss (cosine similarities)
     min_share: float = 0.3                # a slice holds at least this share of the customer's events
+    max_customers: int | None = 50_000    # customers per epoch, a new seeded draw each; null: all (same bytes
+                                          # on any machine, where max_seconds depends on its speed)
     max_seconds: float = 120.0            # safety cap on pre-training (logged when hit)
     min_gain: float | None = 0.001        # keep the columns when a quick train CV gains this much ROC-AUC; null: always
 

@@ -70,7 +70,8 @@ def load_pretrained(path: str | Path) -> Pretrained | None:
 class SequenceEmbedder(BaseEstimator):
     def __init__(self, dim: int = 16, type_dim: int = 8, max_len: int = 64, views: int = 2,
                  min_share: float = 0.3, min_events: int = 2, epochs: int = 6, batch_customers: int = 128,
-                 lr: float = 3e-3, temperature: float = 0.1, max_seconds: float = 120.0, random_state: int = 0):
+                 lr: float = 3e-3, temperature: float = 0.1, max_customers: int | None = None,
+                 max_seconds: float = 120.0, random_state: int = 0):
         self.dim = dim
         self.type_dim = type_dim
         self.max_len = max_len
@@ -81,6 +82,7 @@ class SequenceEmbedder(BaseEstimator):
         self.batch_customers = batch_customers
         self.lr = lr
         self.temperature = temperature
+        self.max_customers = max_customers
         self.max_seconds = max_seconds
         self.random_state = random_state
 
@@ -129,7 +131,9 @@ class SequenceEmbedder(BaseEstimator):
         std = raw.std(axis=0) if len(raw) else np.ones(self.dim)
         self.std_ = np.where(std > 1e-12, std, 1.0)
         # Logged, not kept: a wall-clock time in the fitted state would change models/transform.skops' bytes.
-        log.info("embedding: pre-trained on %d customers in %.1f s", len(rows), time.monotonic() - started)
+        per_epoch = len(rows) if self.max_customers is None else min(len(rows), self.max_customers)
+        log.info("embedding: pre-trained on %d customers (%d per epoch) in %.1f s", len(rows), per_epoch,
+                 time.monotonic() - started)
         return self
 
     def _epoch(self, net: Any, optimizer: Any, batch: SequenceBatch, rows: np.ndarray,
@@ -138,7 +142,8 @@ class SequenceEmbedder(BaseEstimator):
 
         net.train()
         total, steps = 0.0, 0
-        order = rng.permutation(rows)
+        # A contrastive encoder learns as much from 50k customers as from 800k: each epoch draws its own subset.
+        order = rng.permutation(rows)[:self.max_customers]
         for start in range(0, len(order), self.batch_customers):
             chunk = order[start:start + self.batch_customers]
             if len(chunk) < 2:
@@ -192,6 +197,9 @@ class SequenceEmbedder(BaseEstimator):
         return np.concatenate(out) if out else np.zeros((0, self.dim))
 
     def _check_params(self) -> None:
+        if self.max_customers is not None and self.max_customers < self.batch_customers:
+            raise InputError(f"features.embedding: max_customers must be null or at least batch_customers "
+                             f"({self.batch_customers}); got {self.max_customers}.")
         if self.dim < 1 or self.views < 2 or self.epochs < 0 or self.batch_customers < 2:
             raise InputError("features.embedding: dim >= 1, views >= 2, epochs >= 0 and batch_customers >= 2 "
                              f"are required; got dim={self.dim}, views={self.views}, epochs={self.epochs}, "

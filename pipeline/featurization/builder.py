@@ -164,4 +164,4 @@ class FeatureBuilder:
 def make_embedder(p: EmbeddingParams, max_len: int, seed: int) -> SequenceEmbedder:
     return SequenceEmbedder(dim=p.dim, type_dim=p.type_dim, max_len=max_len, views=p.views, min_share=p.min_share,
                             epochs=p.epochs, batch_customers=p.batch_customers, lr=p.lr, temperature=p.temperature,
-                            max_seconds=p.max_seconds, random_state=seed)
+                            max_customers=p.max_customers, max_seconds=p.max_seconds, random_state=seed)

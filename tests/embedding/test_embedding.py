@@ -104,6 +104,31 @@ def test_bad_settings_fail_clearly():
     batch = habits(n=20)
     with pytest.raises(InputError, match="views"):
         SequenceEmbedder(views=1).fit(batch)
+    with pytest.raises(InputError, match="max_customers"):
+        SequenceEmbedder(batch_customers=64, max_customers=32).fit(batch)
+
+
+def test_an_epoch_draws_at_most_max_customers_a_new_draw_each_epoch(monkeypatch):
+    """At 800k training customers an epoch of all of them took 112 s; the cap bounds the steps, not the clock."""
+    import pipeline.embedding.embedder as embedder_module
+    drawn: list[np.ndarray] = []
+
+    def spy(batch, rows, *args, **kwargs):
+        drawn.append(np.asarray(rows).copy())
+        return sample_slices(batch, rows, *args, **kwargs)
+
+    monkeypatch.setattr(embedder_module, "sample_slices", spy)
+    batch = habits(n=240)
+    capped = SequenceEmbedder(dim=4, epochs=2, batch_customers=32, max_customers=64, random_state=2).fit(batch)
+    assert [len(rows) for rows in drawn] == [32, 32, 32, 32]           # 2 steps per epoch, not 8
+    first, second = np.concatenate(drawn[:2]), np.concatenate(drawn[2:])
+    assert len(set(first)) == 64 and set(first) != set(second)         # each epoch its own customers
+    again = SequenceEmbedder(dim=4, epochs=2, batch_customers=32, max_customers=64, random_state=2).fit(batch)
+    np.testing.assert_array_equal(capped.transform(batch), again.transform(batch))   # seeded: same bytes
+    drawn.clear()
+    whole = SequenceEmbedder(dim=4, epochs=2, batch_customers=32, max_customers=240, random_state=2).fit(batch)
+    uncapped = SequenceEmbedder(dim=4, epochs=2, batch_customers=32, random_state=2).fit(batch)
+    np.testing.assert_array_equal(whole.transform(batch), uncapped.transform(batch))  # a cap above n: no change
 
 
 @pytest.fixture(scope="module")
