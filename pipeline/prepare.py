@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
+from pathlib import Path
 
 from pipeline.core.cli import add_path_args
 from pipeline.core.errors import cli, setup_logging
@@ -31,8 +33,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     setup_logging()
     args = parse_args(argv)
-    data = prepare(load_params(args.params))
-    write_prepared(data, args.out)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    # Beside the output: a long log's sorted copy is moved into it, not copied across file systems.
+    with tempfile.TemporaryDirectory(prefix=".prepare.", dir=Path(args.out).parent) as scratch:
+        data = prepare(load_params(args.params), Path(scratch))
+        write_prepared(data, args.out)
     meta = data.meta
     log.info("prepare: %d train / %d test customers, %s events, %d warnings",
              meta["n_train"], meta["n_test"], f"{meta['n_events']:,}", len(meta["warnings"]))

@@ -51,6 +51,7 @@ class DataParams:
     ignore: list[str] = field(default_factory=list)        # columns that are never features
     max_unmatched_event_share: float = 0.2  # above this share of unknown-customer events: an error
     max_category_levels: int = 1000         # a text column with more levels (and mostly unique) is id-like: dropped
+    event_chunk_rows: int = 5_000_000       # a longer events file is validated this many rows at a time
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 

@@ -5,6 +5,7 @@ Pure apart from reading the sources (user files or the simulator); raises InputE
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from pipeline.core.errors import InputError
 from pipeline.core.params import Params
 from pipeline.core.schema import EVENT_TYPE, TARGET, TEST, TIMESTAMP, TRAIN
 from pipeline.data.contract import validate_tables
+from pipeline.data.event_chunks import ChunkedEvents
 from pipeline.data.labelled import prepare_from_events
 from pipeline.data.prepared import PreparedData
 from pipeline.data.sources import Sources, read_sources
@@ -25,35 +27,48 @@ def _iso(value: pd.Timestamp | None) -> str | None:
     return None if value is None or pd.isna(value) else value.isoformat()
 
 
-def build_meta(src: Sources, source: str, customers: CleanCustomers, events: CleanEvents | None,
+def _event_facts(events: CleanEvents | ChunkedEvents) -> tuple[int, pd.Timestamp | None, list[str]]:
+    """(events kept, the latest one's time, the distinct event types, sorted)."""
+    if isinstance(events, ChunkedEvents):
+        return events.n_events, events.latest, events.event_types
+    ev = events.frame
+    types = sorted(ev[EVENT_TYPE].dropna().unique().tolist()) if events.has_event_type else []
+    return len(ev), ev[TIMESTAMP].max(), types
+
+
+def build_meta(src: Sources, source: str, customers: CleanCustomers, events: CleanEvents | ChunkedEvents | None,
                train: pd.DataFrame, test: pd.DataFrame, report: Report) -> dict[str, Any]:
     """meta.json, keys as in pipeline/core/schema.py: the user's names, types, counts, drops and warnings."""
-    p, ev = src.data, None if events is None else events.frame
+    p = src.data
     typed = events is not None and events.has_event_type
+    n_events, latest, types = (0, None, []) if events is None else _event_facts(events)
     # Without a cutoff the snapshot is just after the latest event: features use events strictly before as_of.
-    as_of = src.cutoff if src.cutoff is not None or ev is None else ev[TIMESTAMP].max() + pd.Timedelta(seconds=1)
+    as_of = src.cutoff if src.cutoff is not None or events is None else latest + pd.Timedelta(seconds=1)
     return {
         "source": source,
         "files": {"customers": None if source == "synthetic" else p.customers,
                   "events": None if source == "synthetic" else p.events},
         "columns": {"id": p.id_column, "target": p.target, "positive_label": p.positive_label,
-                    "timestamp": None if ev is None else p.timestamp_column,
+                    "timestamp": None if events is None else p.timestamp_column,
                     "event_type": p.event_type_column if typed else None},
         "numeric": customers.numeric, "categorical": customers.categorical,
         # Only when some column held bucket tokens, so meta.json of other tables is unchanged.
         **({"ordered_levels": customers.ordered_levels} if customers.ordered_levels else {}),
-        "has_events": ev is not None, "has_event_type": typed, "has_truth": src.truth is not None,
+        "has_events": events is not None, "has_event_type": typed, "has_truth": src.truth is not None,
         "event_numeric": [] if events is None else events.numeric,
-        "event_types": sorted(ev[EVENT_TYPE].dropna().unique().tolist()) if typed else [],
+        "event_types": types,
         "cutoff": _iso(src.cutoff), "as_of": _iso(as_of),
         "n_train": len(train), "n_test": len(test), "positive_rate_train": float(train[TARGET].mean()),
-        "n_events": 0 if ev is None else len(ev),
+        "n_events": n_events,
         "dropped": report.dropped, "warnings": report.warnings,
     }
 
 
-def prepare(params: Params) -> PreparedData:
-    """Read, validate, cut off and split; pure apart from reading the sources. Raises InputError on bad input."""
+def prepare(params: Params, scratch: Path | None = None) -> PreparedData:
+    """Read, validate, cut off and split; pure apart from reading the sources. Raises InputError on bad input.
+
+    An events file longer than data.event_chunk_rows is sorted into a file under `scratch` (PreparedData.events
+    is then its path)."""
     src = read_sources(params.data, params.seed, params.label)
     if params.label.from_events:
         return _prepare_labelled(params, src)
@@ -62,13 +77,14 @@ def prepare(params: Params) -> PreparedData:
                          "(label.from_events: true); a customers table's target has no time.")
     p, split = src.data, params.split
     raw, split_values = pop_split_column(src.customers, split, src.labels["customers"], (p.id_column, p.target))
-    customers, events, report = validate_tables(raw, src.events, p, src.labels, cutoff=src.cutoff)
+    customers, events, report = validate_tables(raw, src.events, p, src.labels, cutoff=src.cutoff, scratch=scratch)
     frame = customers.frame if split_values is None else customers.frame.assign(**{split.column: split_values})
     assignment = train_test_split_ids(frame, split, params.seed, src.labels["customers"])
     train = customers.frame[assignment == TRAIN].reset_index(drop=True)
     test = customers.frame[assignment == TEST].reset_index(drop=True)
     meta = build_meta(src, params.data.source, customers, events, train, test, report)
-    return PreparedData(train, test, None if events is None else events.frame, src.truth, meta)
+    kept = None if events is None else events.path if isinstance(events, ChunkedEvents) else events.frame
+    return PreparedData(train, test, kept, src.truth, meta)
 
 
 def _prepare_labelled(params: Params, src: Sources) -> PreparedData:

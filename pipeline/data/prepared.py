@@ -6,6 +6,7 @@ writes all files or none; the readers serve the later stages (each reads what it
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from pipeline.core.schema import ID
 class PreparedData:
     train: pd.DataFrame
     test: pd.DataFrame
-    events: pd.DataFrame | None
+    events: pd.DataFrame | Path | None     # Path: a long log already sorted into a Parquet file (event_chunks.py)
     truth: pd.DataFrame | None
     meta: dict[str, Any]
 
@@ -31,7 +32,9 @@ def write_prepared(data: PreparedData, out: str | Path) -> None:
     with atomic_dir(out) as tmp:
         write_parquet(data.train, tmp / "train.parquet")
         write_parquet(data.test, tmp / "test.parquet")
-        if data.events is not None:
+        if isinstance(data.events, Path):
+            shutil.move(data.events, tmp / "events.parquet")
+        elif data.events is not None:
             write_parquet(data.events, tmp / "events.parquet")
         if data.truth is not None:
             write_parquet(data.truth, tmp / "truth.parquet")
@@ -51,9 +54,11 @@ def read_prepared_customers(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFr
     return train, test, meta
 
 
-def read_prepared_for_features(prepared: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
-    """The raw (validated) test split, the kept events (or None) and meta.json, ids as text."""
+def read_prepared_for_features(prepared: Path, events: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    """The raw (validated) test split, the kept events (None without a log, or when not asked for) and meta.json,
+    ids as text."""
     meta = read_json(prepared / "meta.json")
     test = read_table(prepared / "test.parquet", "prepared test", (ID,))
-    events = read_table(prepared / "events.parquet", "prepared events", (ID,)) if meta["has_events"] else None
+    events = read_table(prepared / "events.parquet", "prepared events", (ID,)) if meta["has_events"] and events \
+        else None
     return test, events, meta

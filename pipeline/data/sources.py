@@ -10,6 +10,7 @@ from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
 from pipeline.core.params import DataParams, LabelParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP, TRUE_PROBABILITY
+from pipeline.data.event_chunks import EventChunks, read_events
 from pipeline.data.validate_events import parse_cutoff
 
 SOURCES = ("synthetic", "files")
@@ -19,7 +20,7 @@ SIMULATED_TARGET = "churn"     # pipeline.data.simulator's target column; its ot
 @dataclass(frozen=True)
 class Sources:
     customers: pd.DataFrame | None     # None: no customers table (label.from_events: customers come from the log)
-    events: pd.DataFrame | None
+    events: pd.DataFrame | EventChunks | None    # EventChunks: files only, a log longer than data.event_chunk_rows
     truth: pd.DataFrame | None
     data: DataParams                   # the params describing these frames (synthetic: the simulator's names)
     labels: dict[str, str | None]      # how messages name each table: a path, or 'simulated ...'
@@ -38,7 +39,10 @@ def read_sources(p: DataParams, seed: int, label: LabelParams | None = None) -> 
                              "built from the event log (label.from_events: true).")
         ids = (p.id_column,)   # read as text: '00042' must stay '00042'
         customers = None if p.customers is None else read_table(p.customers, "customers", string_columns=ids)
-        events = None if p.events is None else read_table(p.events, "events", string_columns=ids)
+        events = None
+        if p.events is not None:   # a log longer than one chunk is validated chunk by chunk (event_chunks.py)
+            events = read_table(p.events, "events", string_columns=ids) if from_events \
+                else read_events(p.events, p.id_column, p.event_chunk_rows)
         return Sources(customers, events, None, p, {"customers": p.customers or "the event log's customers",
                                                     "events": p.events}, parse_cutoff(p.cutoff))
     if p.source != "synthetic":

@@ -30,8 +30,13 @@ ID_LIKE_UNIQUE_SHARE = 0.5   # above this share of distinct values a many-level 
 
 
 def rows_where(mask: Any) -> list[int]:
-    """1-based data-row numbers (header excluded) of the True entries: how users count rows in a file."""
-    return (np.flatnonzero(np.asarray(mask, dtype=bool)) + 1).tolist()
+    """1-based data-row numbers (header excluded) of the True entries: how users count rows in a file.
+
+    A Series on a RangeIndex counts from its start: a chunk of a long file carries its rows' file positions."""
+    positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+    if isinstance(mask, pd.Series) and isinstance(mask.index, pd.RangeIndex):
+        positions = mask.index.to_numpy()[positions]
+    return (positions + 1).tolist()
 
 
 def distinct(series: pd.Series) -> list[Any]:
@@ -78,7 +83,7 @@ def to_numeric(series: pd.Series, file_label: str, column: str, strict: bool,
             raise InputError(f"{file_label}: column '{column}' is numeric but has non-numeric text at "
                              f"{show_rows(rows_where(bad))}: {show_values(distinct(series[bad]))}; "
                              f"{PLAIN_NUMBERS} {hint}.")
-    if (inf := np.isinf(values.to_numpy())).any():
+    if (inf := pd.Series(np.isinf(values.to_numpy()), index=values.index)).any():
         raise InputError(f"{file_label}: column '{column}' has infinite values at {show_rows(rows_where(inf))}; "
                          "use blanks for unknown values.")
     return values
@@ -157,7 +162,8 @@ def clean_ids(series: pd.Series, file_label: str, column: str) -> pd.Series:
     """Ids as stripped text ('00042' stays '00042'); a blank id cannot be joined or split on: an error."""
     codes, values = _distinct(series)
     text = values.astype("string").str.strip()
-    if (missing := (text.isna() | (text == "")).fillna(True).to_numpy(dtype=bool)[codes]).any():
+    missing = pd.Series((text.isna() | (text == "")).fillna(True).to_numpy(dtype=bool)[codes], index=series.index)
+    if missing.any():
         raise InputError(f"{file_label}: column '{column}' has missing/blank ids at {show_rows(rows_where(missing))}.")
     return _spread(text, codes, series.index)
 

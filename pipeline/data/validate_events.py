@@ -87,8 +87,11 @@ def _has_event_type(frame: pd.DataFrame, p: DataParams, file_label: str, report:
     return True
 
 
-def _value_columns(frame: pd.DataFrame, p: DataParams, file_label: str, report: Report) -> dict[str, pd.Series]:
-    """Every other column is a numeric value channel (amount, quantity ...); text there is an error."""
+def _value_columns(frame: pd.DataFrame, p: DataParams, file_label: str, report: Report,
+                   drop_empty: bool = True) -> dict[str, pd.Series]:
+    """Every other column is a numeric value channel (amount, quantity ...); text there is an error.
+
+    `drop_empty=False` keeps an all-blank column (as NaN): a chunk of a longer log cannot tell an empty column."""
     skip = {p.id_column, p.timestamp_column, p.event_type_column, *p.ignore}
     names = [c for c in frame.columns if c not in skip]
     if clash := [c for c in names if c in RESERVED_EVENT]:
@@ -96,17 +99,21 @@ def _value_columns(frame: pd.DataFrame, p: DataParams, file_label: str, report: 
                          "rename them or list them in data.ignore.")
     values = {}
     for name in names:
-        if blank(frame[name]).all():
-            report.dropped["columns_all_missing"].append(f"{name} (events)")
-            report.warn(f"{file_label}: event column '{name}' is empty in every row: dropped.")
+        if drop_empty and blank(frame[name]).all():
+            drop_empty_column(name, file_label, report)
             continue
         values[name] = to_numeric(frame[name], file_label, name, strict=True,
                                   hint="or list the column in data.ignore (only the event type may be text)")
     return values
 
 
-def _unmatched_message(unknown_ids: pd.Series, customer_ids: pd.Series, share: float, n: int, total: int,
-                       p: DataParams, file_label: str, customers_label: str) -> str:
+def drop_empty_column(name: str, file_label: str, report: Report) -> None:
+    report.dropped["columns_all_missing"].append(f"{name} (events)")
+    report.warn(f"{file_label}: event column '{name}' is empty in every row: dropped.")
+
+
+def unmatched_message(unknown_ids: pd.Series, customer_ids: pd.Series, share: float, n: int, total: int,
+                      p: DataParams, file_label: str, customers_label: str) -> str:
     """Mostly-unmatched ids are nearly always a format mismatch; say which one when it is leading zeros."""
     unknown = pd.Series(unknown_ids.unique())
     zero_fix = unknown.str.lstrip("0").isin(set(customer_ids.str.lstrip("0"))).mean() > 0.5
@@ -120,22 +127,40 @@ def _unmatched_message(unknown_ids: pd.Series, customer_ids: pd.Series, share: f
 def _drop_unknown(events: pd.DataFrame, customer_ids: pd.Series, p: DataParams, file_label: str,
                   customers_label: str, report: Report) -> pd.DataFrame:
     unknown = ~events[ID].isin(set(customer_ids))
-    if not (n := int(unknown.sum())):
-        return events
-    share = n / len(events)
-    if share > p.max_unmatched_event_share or n == len(events):
-        raise InputError(_unmatched_message(events.loc[unknown, ID], customer_ids, share, n, len(events), p,
-                                            file_label, customers_label))
+    if n := int(unknown.sum()):
+        settle_unknown(events.loc[unknown, ID], len(events), customer_ids, p, file_label, customers_label, report)
+    return events[~unknown] if n else events
+
+
+def settle_unknown(unknown_ids: pd.Series, total: int, customer_ids: pd.Series, p: DataParams, file_label: str,
+                   customers_label: str, report: Report) -> None:
+    """Events of unknown customers, `unknown_ids` one per such event (of `total`): an error past the allowed
+    share, else counted and warned."""
+    n = len(unknown_ids)
+    share = n / total
+    if share > p.max_unmatched_event_share or n == total:
+        raise InputError(unmatched_message(unknown_ids, customer_ids, share, n, total, p, file_label,
+                                           customers_label))
     report.dropped["events_unknown_customer"] += n
-    report.warn(f"{file_label}: dropped {n:,} events ({share:.1%}) of {events.loc[unknown, ID].nunique()} customer "
-                f"id(s) not in {customers_label}, e.g. {show_values(distinct(events.loc[unknown, ID])[:3])}.")
-    return events[~unknown]
+    report.warn(f"{file_label}: dropped {n:,} events ({share:.1%}) of {unknown_ids.nunique()} customer "
+                f"id(s) not in {customers_label}, e.g. {show_values(distinct(unknown_ids)[:3])}.")
 
 
 def validate_events(frame: pd.DataFrame, p: DataParams, file_label: str, customer_ids: pd.Series, *,
                     customers_label: str = "the customers file", report: Report | None = None) -> CleanEvents:
     """Check and canonicalise an event log; events of unknown customers are dropped (a few) or an error."""
     report = report if report is not None else Report()
+    out, values, has_type = clean_event_rows(frame, p, file_label, report)
+    out = _drop_unknown(out, pd.Series(customer_ids, dtype=object), p, file_label, customers_label, report)
+    # mergesort is stable: same-time events keep their file order, so the sequence order is reproducible.
+    out = out.sort_values([ID, TIMESTAMP], kind="mergesort").reset_index(drop=True)
+    return CleanEvents(out, values, has_type)
+
+
+def clean_event_rows(frame: pd.DataFrame, p: DataParams, file_label: str, report: Report,
+                     drop_empty: bool = True) -> tuple[pd.DataFrame, list[str], bool]:
+    """The per-row checks: (ID, TIMESTAMP, [EVENT_TYPE], value columns; value column names; typed?), in file
+    order and with the frame's index (pipeline/data/event_chunks.py runs them on each chunk of a long log)."""
     require_column(frame, p.id_column, file_label, "id", "data.id_column")
     require_column(frame, p.timestamp_column, file_label, "timestamp", "data.timestamp_column")
     out = pd.DataFrame({ID: clean_ids(frame[p.id_column], file_label, p.id_column),
@@ -143,12 +168,8 @@ def validate_events(frame: pd.DataFrame, p: DataParams, file_label: str, custome
     has_type = _has_event_type(frame, p, file_label, report)
     if has_type:
         out[EVENT_TYPE] = to_text(frame[p.event_type_column])
-    values = _value_columns(frame, p, file_label, report)
-    out = pd.concat([out, pd.DataFrame(values, index=frame.index)], axis=1)
-    out = _drop_unknown(out, pd.Series(customer_ids, dtype=object), p, file_label, customers_label, report)
-    # mergesort is stable: same-time events keep their file order, so the sequence order is reproducible.
-    out = out.sort_values([ID, TIMESTAMP], kind="mergesort").reset_index(drop=True)
-    return CleanEvents(out, list(values), has_type)
+    values = _value_columns(frame, p, file_label, report, drop_empty)
+    return pd.concat([out, pd.DataFrame(values, index=frame.index)], axis=1), list(values), has_type
 
 
 def apply_cutoff(events: pd.DataFrame, cutoff: pd.Timestamp | None, file_label: str, report: Report) -> pd.DataFrame:
@@ -156,10 +177,16 @@ def apply_cutoff(events: pd.DataFrame, cutoff: pd.Timestamp | None, file_label: 
     if cutoff is None:
         return events
     late = events[TIMESTAMP] >= cutoff
-    if (n := int(late.sum())) == len(events):
+    settle_cutoff(int(late.sum()), len(events), events[TIMESTAMP].min(), cutoff, file_label, report)
+    return events[~late].reset_index(drop=True)
+
+
+def settle_cutoff(n: int, total: int, earliest: pd.Timestamp, cutoff: pd.Timestamp, file_label: str,
+                  report: Report) -> None:
+    """`n` of `total` events at/after the cutoff: an error when that is all of them, else counted and warned."""
+    if n == total:
         raise InputError(f"{file_label}: all {n:,} events are at/after the cutoff {cutoff} (data.cutoff); "
-                         f"the earliest is {events[TIMESTAMP].min()}.")
+                         f"the earliest is {earliest}.")
     if n:
         report.dropped["events_after_cutoff"] += n
         report.warn(f"{file_label}: dropped {n:,} events at/after the cutoff {cutoff}.")
-    return events[~late].reset_index(drop=True)

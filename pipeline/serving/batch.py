@@ -95,7 +95,7 @@ def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series,
         log.info("predict: %s customers in %d chunks, as-of %s", f"{n:,}", -(-n // size), as_of)
         start, done = time.perf_counter(), 0
         for i, customers in enumerate(iter_customers(job.customers, id_column, size)):
-            where = f"(rows {done + 1:,}-{done + len(customers):,}; row numbers below count from row {done + 1:,})"
+            where = f"(rows {done + 1:,}-{done + len(customers):,})"
             labels = {"customers": f"{job.customers} {where}", "events": f"{job.events} (customers of {where})"}
             events = None if parts is None else read_part(parts.paths[i], id_column)
             scored = scorer.score(customers, events, labels=labels, as_of=as_of, threshold=job.threshold,

@@ -63,13 +63,16 @@ def read_ids(path: Path, column: str, role: str) -> pd.Series:
 
 
 def iter_customers(path: Path, column: str, size: int) -> Iterator[pd.DataFrame]:
-    """The customers file `size` rows at a time, ids as text (like read_table)."""
+    """The customers file `size` rows at a time, ids as text (like read_table); each chunk's RangeIndex starts at
+    its first row's position in the file, so messages name file rows."""
     if _is_csv(path):
-        yield from pd.read_csv(path, dtype={column: str}, chunksize=size)
+        yield from pd.read_csv(path, dtype={column: str}, chunksize=size)   # pandas continues the index
         return
+    start = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
-        frame = batch.to_pandas()
+        frame = batch.to_pandas().set_axis(pd.RangeIndex(start, start + batch.num_rows))
         frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
+        start += len(frame)
         yield frame
 
 
@@ -82,11 +85,14 @@ class EventParts:
 
 
 def _batches(path: Path) -> Iterator[pd.DataFrame]:
+    """The event log in batches, each indexed by its rows' positions in the file."""
     if _is_csv(path):   # text in, text out: the parts parse exactly like the whole file
         yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=EVENT_BATCH)
         return
+    start = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=EVENT_BATCH):
-        yield batch.to_pandas()
+        yield batch.to_pandas().set_axis(pd.RangeIndex(start, start + batch.num_rows))
+        start += batch.num_rows
 
 
 def partition_events(path: Path, ids: pd.Series, size: int, workdir: Path, id_column: str,
@@ -104,7 +110,7 @@ def partition_events(path: Path, ids: pd.Series, size: int, workdir: Path, id_co
     latest = None
     try:
         for batch in _batches(path):
-            label = f"{path} (rows {start + 1:,}-{start + len(batch):,}; row numbers below count from row {start + 1:,})"
+            label = f"{path} (rows {start + 1:,}-{start + len(batch):,})"
             batch_ids = clean_ids(batch[id_column], label, id_column)
             part = position.get_indexer(batch_ids.to_numpy())
             n_unknown += int((part < 0).sum())
