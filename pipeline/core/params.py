@@ -132,6 +132,9 @@ class FeatureParams:
     embedding: EmbeddingParams = field(default_factory=EmbeddingParams)
     transitions: int = 25                 # shares of the N most frequent consecutive event-type pairs; 0: off
     follows: int = 25                     # "a, later b" flags over the last max(windows_days) days, N pairs; 0: off
+    chunk_customers: int = 1_000_000      # more customers (train + test) with an event log: worked through this many
+                                          # at a time, never the whole log in memory (pipeline/featurization/chunked.py)
+    fit_customers: int = 1_000_000        # then the fit sees a seeded sample of at most this many training customers
 
 
 @dataclass(frozen=True)
