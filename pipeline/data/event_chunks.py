@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +35,7 @@ from pipeline.data.validate_events import (
 )
 
 ROW = "_file_row"               # the event's row in the file: the sort's last key, dropped from the output
-SORT_MEMORY_SHARE = 0.35        # of the machine's memory for DuckDB's sort (the customers table is in pandas beside it)
+SORT_MEMORY_SHARE = 0.3         # of the machine's memory for DuckDB (the customers table is in pandas beside it)
 
 
 @dataclass
@@ -98,92 +100,81 @@ def _csv_chunks(path: Path, id_column: str, rows: int) -> Iterator[pd.DataFrame]
         raise InputError(f"{path}: cannot read events file: {str(err).splitlines()[0]}") from err
 
 
-@dataclass
-class _Tally:
-    """What the decisions over the whole log need, summed over the chunks."""
-    total: int = 0
-    unknown: dict[str, int] = field(default_factory=dict)      # id -> events, in order of first appearance
-    n_unknown: int = 0
-    n_late: int = 0
-    earliest: pd.Timestamp | None = None                        # of the known customers' events
-    latest: pd.Timestamp | None = None                          # of the kept events
-    filled: set[str] = field(default_factory=set)               # value columns with a value somewhere
-    types: set[str] = field(default_factory=set)
-    parts: list[Path] = field(default_factory=list)
-
-
 def validate_event_chunks(events: EventChunks, p: DataParams, file_label: str, customer_ids: pd.Series, *,
                           customers_label: str, cutoff: pd.Timestamp | None, report: Report,
                           scratch: Path) -> ChunkedEvents:
     """validate_events + apply_cutoff over `events` chunk by chunk; the sorted log is written under `scratch`."""
-    known = pd.Index(pd.Series(customer_ids, dtype=object).to_numpy())
-    tally, values, has_type = _Tally(), [], False
+    parts, values, has_type, total, filled = [], [], False, 0, set()
     for i, chunk in enumerate(events.chunks):
         # Only the first chunk reports a missing type column, as the whole file would once.
         out, values, has_type = clean_event_rows(chunk, p, file_label, report if i == 0 else Report(),
                                                  drop_empty=False)
-        _tally_chunk(out, values, known, cutoff, tally, scratch / f"part-{i:05d}.parquet")
-    if tally.total == 0:
+        total += len(out)
+        filled.update(c for c in values if out[c].notna().any())
+        parts.append(_write_part(out, values, scratch / f"part-{i:05d}.parquet"))
+    if total == 0:
         raise InputError(f"{file_label}: events file has a header but no rows.")
     for name in values:
-        if name not in tally.filled:
+        if name not in filled:
             drop_empty_column(name, file_label, report)
-    kept_values = [c for c in values if c in tally.filled]
-    if tally.n_unknown:
-        ids = pd.Series(list(tally.unknown), dtype=object).repeat(list(tally.unknown.values())).reset_index(drop=True)
-        settle_unknown(ids, tally.total, pd.Series(customer_ids, dtype=object), p, file_label, customers_label, report)
-    if cutoff is not None:
-        settle_cutoff(tally.n_late, tally.total - tally.n_unknown, tally.earliest, cutoff, file_label, report)
+    kept_values = [c for c in values if c in filled]
     columns = [ID, TIMESTAMP, *([EVENT_TYPE] if has_type else []), *kept_values]
-    path = scratch / "events.parquet"
-    _sort(tally.parts, columns, path, scratch)
-    n_events = tally.total - tally.n_unknown - tally.n_late
-    return ChunkedEvents(path, kept_values, has_type, n_events, tally.latest, sorted(tally.types))
+    with _log_database(parts, customer_ids, scratch) as con:
+        # Unknown customers, then the cutoff, decided over the whole log with the in-memory path's rules.
+        unknown = con.sql(f"SELECT {_q(ID)}, count(*), min({_q(ROW)}) AS first FROM log ANTI JOIN customers "
+                          f"USING ({_q(ID)}) GROUP BY 1 ORDER BY first").fetchall()
+        n_unknown = sum(n for _, n, _ in unknown)
+        if n_unknown:
+            ids = pd.Series([i for i, _, _ in unknown], dtype=object).repeat([n for _, n, _ in unknown])
+            settle_unknown(ids.reset_index(drop=True), total, pd.Series(customer_ids, dtype=object), p, file_label,
+                           customers_label, report)
+        late = "FALSE" if cutoff is None else f"epoch_ns({_q(TIMESTAMP)}) >= {cutoff.value}"
+        [(n_late, earliest, latest)] = con.sql(
+            f"SELECT count(*) FILTER (WHERE {late}), min(epoch_ns({_q(TIMESTAMP)})), "
+            f"max(epoch_ns({_q(TIMESTAMP)})) FILTER (WHERE NOT {late}) FROM log SEMI JOIN customers USING ({_q(ID)})"
+        ).fetchall()
+        if cutoff is not None:
+            settle_cutoff(n_late, total - n_unknown, pd.Timestamp(earliest), cutoff, file_label, report)
+        kept = f"FROM log SEMI JOIN customers USING ({_q(ID)}) WHERE NOT {late}"
+        types = [t for (t,) in con.sql(f"SELECT DISTINCT {_q(EVENT_TYPE)} {kept} AND {_q(EVENT_TYPE)} IS NOT NULL")
+                 .fetchall()] if has_type else []
+        path = scratch / "events.parquet"
+        con.execute(f"COPY (SELECT {', '.join(map(_q, columns))} {kept} ORDER BY {_q(ID)}, {_q(TIMESTAMP)}, {_q(ROW)}) "
+                    f"TO {_text(path)} (FORMAT parquet)")
+    for part in parts:
+        part.unlink()
+    return ChunkedEvents(path, kept_values, has_type, total - n_unknown - n_late,
+                         None if latest is None else pd.Timestamp(latest), sorted(types))
 
 
-def _tally_chunk(out: pd.DataFrame, values: list[str], known: pd.Index, cutoff: pd.Timestamp | None,
-                 tally: _Tally, part: Path) -> None:
-    """Count one cleaned chunk into `tally` and write its kept rows (with their file row) to `part`."""
-    tally.total += len(out)
-    tally.filled.update(c for c in values if out[c].notna().any())
-    unknown = known.get_indexer(out[ID].to_numpy()) < 0
-    if unknown.any():
-        tally.n_unknown += int(unknown.sum())
-        for name, n in out.loc[unknown, ID].value_counts(sort=False).items():
-            tally.unknown[name] = tally.unknown.get(name, 0) + int(n)
-        out = out[~unknown]
-    if len(out):
-        first = out[TIMESTAMP].min()
-        tally.earliest = first if tally.earliest is None else min(tally.earliest, first)
-    if cutoff is not None:
-        late = (out[TIMESTAMP] >= cutoff).to_numpy()
-        tally.n_late += int(late.sum())
-        out = out[~late]
-    if len(out):
-        last = out[TIMESTAMP].max()
-        tally.latest = last if tally.latest is None else max(tally.latest, last)
-        if EVENT_TYPE in out.columns:
-            tally.types.update(out[EVENT_TYPE].dropna().unique().tolist())
+def _write_part(out: pd.DataFrame, values: list[str], part: Path) -> Path:
+    """One cleaned chunk, every row, with its file row (the sort's last key) and fixed column types."""
     schema = pa.schema([(ID, pa.string()), (TIMESTAMP, pa.timestamp("ns")),
                         *([(EVENT_TYPE, pa.string())] if EVENT_TYPE in out.columns else []),
                         *[(c, pa.float64()) for c in values], (ROW, pa.int64())])
     table = pa.Table.from_pandas(out.assign(**{ROW: out.index.to_numpy(dtype="int64")}), schema=schema,
                                  preserve_index=False)
     pq.write_table(table, part)
-    tally.parts.append(part)
+    return part
 
 
-def _sort(parts: list[Path], columns: list[str], out: Path, scratch: Path) -> None:
-    """One Parquet file of the parts' rows in (customer, time, file row) order: the in-memory mergesort's order."""
+@contextmanager
+def _log_database(parts: list[Path], customer_ids: pd.Series, scratch: Path) -> Iterator[Any]:
+    """DuckDB with view `log` (the parts) and table `customers` (the valid ids), spilling under `scratch`."""
     import duckdb   # here, not at the top: prepare on a log that fits one chunk never needs it
     import psutil
 
     limit = f"{int(psutil.virtual_memory().total * SORT_MEMORY_SHARE) // 2**20}MB"
-    files = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in parts)
-    names = ", ".join(f'"{c}"' for c in columns)
     with duckdb.connect(config={"memory_limit": limit, "temp_directory": str(scratch / "duckdb"),
                                 "preserve_insertion_order": "false"}) as con:
-        con.execute(f"COPY (SELECT {names} FROM read_parquet([{files}]) ORDER BY \"{ID}\", \"{TIMESTAMP}\", \"{ROW}\") "
-                    "TO '" + out.as_posix().replace("'", "''") + "' (FORMAT parquet)")
-    for part in parts:
-        part.unlink()
+        con.register("customers", pd.DataFrame({ID: pd.Series(customer_ids, dtype=object).to_numpy()}))
+        con.execute(f"CREATE VIEW log AS SELECT * FROM read_parquet([{', '.join(_text(p) for p in parts)}])")
+        yield con
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(path: Path) -> str:
+    return "'" + path.as_posix().replace("'", "''") + "'"
