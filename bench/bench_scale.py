@@ -141,7 +141,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--sizes", default="10000,100000,1000000", help='"" with --merge: table and plot only')
     ap.add_argument("--stages", default=",".join(dvc_stages()), help="default: every stage of dvc.yaml, in order")
     ap.add_argument("--keep", type=Path, help="keep the run folders here (default: a temporary folder)")
     ap.add_argument("--plot", type=Path, default=RESULTS / "scale.svg")
@@ -152,7 +152,7 @@ def main() -> None:
     result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count()}, "stages": stages, "sizes": {}}
     if args.merge:
         result["sizes"] = json.loads(args.merge.read_text())["sizes"]
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in (int(s) for s in args.sizes.split(",") if s):   # --sizes "": redraw --merge's table and plot
         result["sizes"][str(size)] = run_size(size, stages, root / str(size))
         result["sizes"] = dict(sorted(result["sizes"].items(), key=lambda kv: int(kv[0])))
         RESULTS.mkdir(parents=True, exist_ok=True)
