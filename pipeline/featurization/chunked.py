@@ -25,8 +25,7 @@ import pyarrow.parquet as pq
 from pipeline.core.params import FeatureParams
 from pipeline.core.schema import ID, TIMESTAMP
 from pipeline.events.sequence_writer import SequenceWriter
-from pipeline.featurization.builder import FeatureBuilder
-from pipeline.featurization.transform import CustomerTransform, ModelInputs
+from pipeline.featurization.transform import CustomerTransform, ModelInputs, fit_transform, training_as_of
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +42,8 @@ def fit_on_sample(train: pd.DataFrame, events_path: Path, columns: dict, meta: d
     events = events_of(events_path, sample[ID])
     log.info("features: fitting on %s of %s training customers (%s events)", f"{len(sample):,}", f"{len(train):,}",
              f"{len(events):,}")
-    train_as_of = meta.get("as_of_train") or meta.get("as_of")
-    builder, matrix, _ = FeatureBuilder.fit_matrix(sample, events, columns, p, meta.get("as_of"), seed, train_as_of)
-    imputer, fences, mode = parts
-    return CustomerTransform(imputer, fences, mode, builder), matrix
+    transform, matrix, _ = fit_transform(sample, events, columns, meta, parts, p, seed)
+    return transform, matrix
 
 
 def events_of(path: Path, ids: pd.Series) -> pd.DataFrame:
@@ -69,8 +66,7 @@ def events_of(path: Path, ids: pd.Series) -> pd.DataFrame:
 def write_in_chunks(transform: CustomerTransform, train: pd.DataFrame, raw_test: pd.DataFrame, events_path: Path,
                     meta: dict, p: FeatureParams, out: Path) -> dict[str, int]:
     """train/test.parquet and sequences_{train,test}.npz under `out`, one chunk of customers at a time."""
-    train_as_of = meta.get("as_of_train") or meta.get("as_of")
-    train_builder = dataclasses.replace(transform.builder, as_of=train_as_of)
+    train_builder = dataclasses.replace(transform.builder, as_of=training_as_of(meta))
 
     def train_inputs(customers: pd.DataFrame, events: pd.DataFrame) -> ModelInputs:
         batch = train_builder.sequence_batch(customers, events)

@@ -14,10 +14,9 @@ from pipeline.core.io import atomic_dir, write_json, write_parquet
 from pipeline.core.params import FeatureParams
 from pipeline.embedding.embedder import save_pretrained
 from pipeline.events.sequences import save_sequences
-from pipeline.featurization.builder import FeatureBuilder
 from pipeline.featurization.chunked import fit_on_sample, write_in_chunks
 from pipeline.featurization.store import ENCODER_FILE
-from pipeline.featurization.transform import CustomerTransform, ModelInputs, save_transform
+from pipeline.featurization.transform import CustomerTransform, ModelInputs, fit_transform, save_transform
 
 
 @dataclass(frozen=True)
@@ -32,12 +31,7 @@ def build(train: pd.DataFrame, raw_test: pd.DataFrame, events: pd.DataFrame | No
           meta: dict, transform_parts: tuple, p: FeatureParams,
           seed: int = 0) -> tuple[CustomerTransform, ModelInputs, ModelInputs]:
     """Fit on the (filtered) train split; run the raw test split through the full saved transform."""
-    # Out of time the training customers are measured at their own, earlier cutoff (meta.json as_of_train).
-    train_as_of = meta.get("as_of_train") or meta.get("as_of")
-    builder, train_matrix, train_batch = FeatureBuilder.fit_matrix(train, events, columns, p, meta.get("as_of"), seed,
-                                                                   train_as_of)
-    imputer, fences, mode = transform_parts
-    transform = CustomerTransform(imputer, fences, mode, builder)
+    transform, train_matrix, train_batch = fit_transform(train, events, columns, meta, transform_parts, p, seed)
     return transform, ModelInputs(train_matrix, train_batch), transform.transform(raw_test, events)
 
 

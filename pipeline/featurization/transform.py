@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core.errors import InputError
+from pipeline.core.params import FeatureParams
 from pipeline.core.persist import load_object, qualified_names, save_object
 from pipeline.embedding.embedder import SequenceEmbedder
 from pipeline.embedding.follows import FollowsProfile
@@ -47,6 +48,20 @@ class CustomerTransform:
         clipped = apply_fences(apply_imputer(self.imputer, customers), self.fences, self.fence_mode)
         batch = self.builder.sequence_batch(clipped, events) if sequences else None
         return ModelInputs(self.builder.matrix(clipped, events, batch), batch)
+
+
+def training_as_of(meta: dict) -> str | None:
+    """When training customers are measured: out of time at their own, earlier cutoff (meta.json as_of_train)."""
+    return meta.get("as_of_train") or meta.get("as_of")
+
+
+def fit_transform(train: pd.DataFrame, events: pd.DataFrame | None, columns: dict, meta: dict, parts: tuple,
+                  p: FeatureParams, seed: int) -> tuple[CustomerTransform, pd.DataFrame, SequenceBatch | None]:
+    """The transform fitted on these (filtered) training customers and their events, with their matrix and
+    sequences; `parts` = (imputer, fences, fence mode) of the earlier stages."""
+    builder, matrix, batch = FeatureBuilder.fit_matrix(train, events, columns, p, meta.get("as_of"), seed,
+                                                       training_as_of(meta))
+    return CustomerTransform(*parts, builder), matrix, batch
 
 
 # Every type a saved transform may hold (pipeline.core.persist loads nothing else).

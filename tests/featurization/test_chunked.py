@@ -14,7 +14,7 @@ from pipeline.core.io import read_json
 from pipeline.core.schema import ID
 from pipeline.events.sequence_writer import SequenceWriter
 from pipeline.events.sequences import SequenceBatch, load_sequences, save_sequences
-from pipeline.featurization import chunked
+from pipeline.featurization.builder import FeatureBuilder
 
 FEATURES = Path("data") / "features"
 OUTPUTS = ("train.parquet", "test.parquet", "sequences_train.npz", "sequences_test.npz", "manifest.json")
@@ -62,13 +62,13 @@ def test_chunks_write_the_in_memory_bytes(in_memory, tmp_path):
 
 def test_the_fit_sees_only_its_sample_of_training_customers(in_memory, tmp_path, monkeypatch):
     seen = {}
-    original = chunked.FeatureBuilder.fit_matrix
+    original = FeatureBuilder.fit_matrix
 
     def spy(train, events, *args, **kwargs):
         seen["customers"], seen["event_ids"] = set(train[ID]), set(events[ID])
         return original(train, events, *args, **kwargs)
 
-    monkeypatch.setattr(chunked.FeatureBuilder, "fit_matrix", spy)
+    monkeypatch.setattr(FeatureBuilder, "fit_matrix", spy)
     root = rerun_features(in_memory, tmp_path / "sampled", chunk_customers=150, fit_customers=100)
     train_ids = set(pd.read_parquet(in_memory / "data" / "interim" / "filtered" / "train.parquet")[ID])
     assert len(seen["customers"]) == 100 and seen["customers"] <= train_ids
