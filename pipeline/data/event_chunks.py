@@ -64,11 +64,11 @@ def read_events(path: str | Path, id_column: str, rows: int) -> pd.DataFrame | E
     path = Path(path)
     if path.suffix.lower() != ".csv" and path.is_file() and path.stat().st_size > 0:
         try:
-            n_rows = pq.ParquetFile(path).metadata.num_rows
+            parquet = pq.ParquetFile(path)
         except (pa.ArrowException, OSError):
-            n_rows = 0        # not Parquet after all: read_table says so
-        if n_rows > rows:
-            return EventChunks(list(pq.ParquetFile(path).schema_arrow.names), _parquet_chunks(path, id_column, rows))
+            parquet = None    # not Parquet after all: read_table says so
+        if parquet is not None and parquet.metadata.num_rows > rows:
+            return EventChunks(list(parquet.schema_arrow.names), _parquet_chunks(path, id_column, rows))
         return read_table(path, "events", string_columns=(id_column,))
     if path.suffix.lower() == ".csv" and path.is_file() and path.stat().st_size > 0:
         chunks = _csv_chunks(path, id_column, rows)
