@@ -1,4 +1,4 @@
-"""Reading user tables (CSV/Parquet, ids as strings) and atomic writes (temp file, then rename).
+"""Atomic writes (temp file, then rename); user tables are read by pipeline.core.reader (re-exported here).
 
 Written files are byte-reproducible: the same data gives the same bytes (DVC hashes them).
 """
@@ -17,36 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.core.errors import InputError
+from pipeline.core.reader import TABLE_SUFFIXES, read_table  # noqa: F401  (the one reader)
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)   # the earliest time a zip entry can carry: no wall-clock time in outputs
-
-
-def read_table(path: str | Path, role: str, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a user CSV/Parquet file; `string_columns` (ids) are read as text so '00042' stays '00042'."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: {role} file not found.")
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise InputError(f"{path}: {role} file must be .csv or .parquet, got '{suffix or 'no suffix'}'.")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: {role} file is empty.")
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype={c: str for c in string_columns}, keep_default_na=True)
-        else:
-            frame = pd.read_parquet(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot read {role} file: {str(err).splitlines()[0]}") from err
-    if frame.empty:
-        raise InputError(f"{path}: {role} file has a header but no rows.")
-    for column in string_columns:
-        if column in frame.columns:
-            # Parquet may hold ints; ids are always compared as text.
-            frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
-    return frame
 
 
 @contextlib.contextmanager

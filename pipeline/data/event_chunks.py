@@ -12,7 +12,7 @@ limit, so ties keep their file order as the in-memory mergesort keeps them. The 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.core.errors import InputError
-from pipeline.core.io import read_table
+from pipeline.core.reader import iter_table, read_table
 from pipeline.core.params import DataParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
 from pipeline.data.validate_customers import Report
@@ -56,48 +56,20 @@ class ChunkedEvents:
     event_types: list[str] = field(default_factory=list)
 
 
-def read_events(path: str | Path, id_column: str, rows: int) -> pd.DataFrame | EventChunks:
+def read_events(path: str | Path, id_column: str, rows: int, warn: Callable[[str], None] | None = None
+                ) -> pd.DataFrame | EventChunks:
     """The event log whole (read_table) when it holds at most `rows` rows, else its chunks of `rows` rows,
-    parsed as read_table parses the whole file (ids as text)."""
+    read by the same reader (pipeline/core/reader.py), so every chunk is typed as the whole file would be."""
     if rows < 1:
         raise InputError(f"params: data.event_chunk_rows must be at least 1, got {rows}.")
-    path = Path(path)
-    if path.suffix.lower() != ".csv" and path.is_file() and path.stat().st_size > 0:
-        try:
-            parquet = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError):
-            parquet = None    # not Parquet after all: read_table says so
-        if parquet is not None and parquet.metadata.num_rows > rows:
-            return EventChunks(list(parquet.schema_arrow.names), _parquet_chunks(path, id_column, rows))
-        return read_table(path, "events", string_columns=(id_column,))
-    if path.suffix.lower() == ".csv" and path.is_file() and path.stat().st_size > 0:
-        chunks = _csv_chunks(path, id_column, rows)
-        first = next(chunks, None)
-        second = next(chunks, None)
-        if first is not None and second is not None:
-            return EventChunks([str(c) for c in first.columns], itertools.chain([first, second], chunks))
-    return read_table(path, "events", string_columns=(id_column,))
-
-
-def _as_text(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-    if column in frame.columns:   # read_table's rule: ids are compared as text, whatever the file stored
-        frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
-    return frame
-
-
-def _parquet_chunks(path: Path, id_column: str, rows: int) -> Iterator[pd.DataFrame]:
-    start = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-        yield _as_text(batch.to_pandas().set_axis(pd.RangeIndex(start, start + batch.num_rows)), id_column)
-        start += batch.num_rows
-
-
-def _csv_chunks(path: Path, id_column: str, rows: int) -> Iterator[pd.DataFrame]:
-    try:   # pandas continues the RangeIndex across chunks: file rows
-        for chunk in pd.read_csv(path, dtype={id_column: str}, keep_default_na=True, chunksize=rows):
-            yield _as_text(chunk, id_column)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"{path}: cannot read events file: {str(err).splitlines()[0]}") from err
+    said: set[str] = set()
+    once = None if warn is None else (lambda m: None if m in said else (said.add(m), warn(m)))  # peeked, then read
+    chunks = iter_table(path, "events", rows, (id_column,), once)
+    first = next(chunks, None)
+    second = next(chunks, None)
+    if first is None or second is None:
+        return read_table(path, "events", (id_column,), once)
+    return EventChunks([str(c) for c in first.columns], itertools.chain([first, second], chunks))
 
 
 def validate_event_chunks(events: EventChunks, p: DataParams, file_label: str, customer_ids: pd.Series, *,

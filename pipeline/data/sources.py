@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -11,6 +11,7 @@ from pipeline.core.io import read_table
 from pipeline.core.params import DataParams, LabelParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP, TRUE_PROBABILITY
 from pipeline.data.event_chunks import EventChunks, read_events
+from pipeline.data.validate_customers import Report
 from pipeline.data.validate_events import parse_cutoff
 
 SOURCES = ("synthetic", "files")
@@ -25,6 +26,7 @@ class Sources:
     data: DataParams                   # the params describing these frames (synthetic: the simulator's names)
     labels: dict[str, str | None]      # how messages name each table: a path, or 'simulated ...'
     cutoff: pd.Timestamp | None
+    report: Report = field(default_factory=Report)   # what reading the files warned (encoding, empty rows)
 
 
 def read_sources(p: DataParams, seed: int, label: LabelParams | None = None) -> Sources:
@@ -37,14 +39,14 @@ def read_sources(p: DataParams, seed: int, label: LabelParams | None = None) -> 
         if p.customers is None and not from_events:
             raise InputError("params: data.customers is null; a customers table is needed unless the label is "
                              "built from the event log (label.from_events: true).")
-        ids = (p.id_column,)   # read as text: '00042' must stay '00042'
-        customers = None if p.customers is None else read_table(p.customers, "customers", string_columns=ids)
+        ids, report = (p.id_column,), Report()   # ids read as text: '00042' must stay '00042'
+        customers = None if p.customers is None else read_table(p.customers, "customers", ids, report.warn)
         events = None
         if p.events is not None:   # a log longer than one chunk is validated chunk by chunk (event_chunks.py)
-            events = read_table(p.events, "events", string_columns=ids) if from_events \
-                else read_events(p.events, p.id_column, p.event_chunk_rows)
+            events = read_table(p.events, "events", ids, report.warn) if from_events \
+                else read_events(p.events, p.id_column, p.event_chunk_rows, report.warn)
         return Sources(customers, events, None, p, {"customers": p.customers or "the event log's customers",
-                                                    "events": p.events}, parse_cutoff(p.cutoff))
+                                                    "events": p.events}, parse_cutoff(p.cutoff), report)
     if p.source != "synthetic":
         raise InputError(f"params: data.source must be one of {list(SOURCES)}, got {p.source!r}.")
     if from_events:

@@ -278,11 +278,11 @@ def test_main_writes_three_tables(tmp_path, fmt):
     truth = read_table(out / f"truth.{fmt}", "truth", string_columns=(ID,))
     assert list(customers.columns) == [ID, TARGET, *FEATURES] and len(customers) == 300
     assert customers[ID].tolist() == expected.customers[ID].tolist()
-    assert customers[TARGET].tolist() == expected.customers[TARGET].tolist()
+    assert customers[TARGET].astype(int).tolist() == expected.customers[TARGET].tolist()   # CSV cells are text
     assert list(events.columns) == [ID, TIMESTAMP, EVENT_TYPE, AMOUNT] and len(events) == len(expected.events)
     assert (pd.to_datetime(events[TIMESTAMP]) == expected.events[TIMESTAMP]).all()
     assert list(truth.columns) == [ID, TRUE_PROBABILITY]
-    np.testing.assert_allclose(truth[TRUE_PROBABILITY], expected.truth[TRUE_PROBABILITY])
+    np.testing.assert_allclose(truth[TRUE_PROBABILITY].astype(float), expected.truth[TRUE_PROBABILITY])
     assert not list(out.glob(".*"))   # no temp files left behind
 
 
