@@ -42,7 +42,7 @@ class DataParams:
     events: str | None = None
     id_column: str = "customer_id"
     target: str = "churn"
-    positive_label: Any = 1
+    positive_label: Any = None            # null: the target must be 0/1 (or true/false); else the positive value
     timestamp_column: str = "timestamp"
     event_type_column: str | None = "event_type"
     cutoff: str | None = None
@@ -52,6 +52,7 @@ class DataParams:
     max_unmatched_event_share: float = 0.2  # above this share of unknown-customer events: an error
     max_category_levels: int = 1000         # a text column with more levels (and mostly unique) is id-like: dropped
     event_chunk_rows: int = 5_000_000       # a longer events file is validated this many rows at a time
+    decimal_comma: bool | None = None       # a column of '1,234' only: true = decimal mark, false = thousands; null: refused
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 

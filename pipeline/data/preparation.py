@@ -19,7 +19,7 @@ from pipeline.data.labelled import prepare_from_events
 from pipeline.data.prepared import PreparedData
 from pipeline.data.sources import Sources, read_sources
 from pipeline.data.split import pop_split_column, train_test_split_ids
-from pipeline.data.validate_customers import CleanCustomers, Report
+from pipeline.data.validate_customers import CleanCustomers, Report, to_days
 from pipeline.data.validate_events import CleanEvents
 
 
@@ -36,24 +36,42 @@ def _event_facts(events: CleanEvents | ChunkedEvents) -> tuple[int, pd.Timestamp
     return len(ev), ev[TIMESTAMP].max(), types
 
 
+def reference_time(src: Sources, events: CleanEvents | ChunkedEvents | None) -> pd.Timestamp | None:
+    """The run's reference time (as-of): the cutoff, else just after the latest kept event (features use
+    events strictly before it), else none."""
+    if src.cutoff is not None or events is None:
+        return src.cutoff
+    return _event_facts(events)[1] + pd.Timedelta(seconds=1)
+
+
+def require_signal(customers: CleanCustomers, events: object, file_label: str) -> None:
+    """A table with no usable feature and no event log leaves nothing to learn from: refused, not a constant model."""
+    if not customers.numeric and not customers.categorical and events is None:
+        raise InputError(f"{file_label}: no usable feature column is left (after dropping empty, id-like and "
+                         "ignored columns) and there is no event log (data.events): nothing to learn from.")
+
+
 def build_meta(src: Sources, source: str, customers: CleanCustomers, events: CleanEvents | ChunkedEvents | None,
                train: pd.DataFrame, test: pd.DataFrame, report: Report) -> dict[str, Any]:
     """meta.json, keys as in pipeline/core/schema.py: the user's names, types, counts, drops and warnings."""
     p = src.data
     typed = events is not None and events.has_event_type
-    n_events, latest, types = (0, None, []) if events is None else _event_facts(events)
-    # Without a cutoff the snapshot is just after the latest event: features use events strictly before as_of.
-    as_of = src.cutoff if src.cutoff is not None or events is None else latest + pd.Timedelta(seconds=1)
+    n_events, _, types = (0, None, []) if events is None else _event_facts(events)
+    as_of = reference_time(src, events)
     return {
         "source": source,
         "files": {"customers": None if source == "synthetic" else p.customers,
                   "events": None if source == "synthetic" else p.events},
-        "columns": {"id": p.id_column, "target": p.target, "positive_label": p.positive_label,
+        "columns": {"id": p.id_column, "target": p.target,
+                    "positive_label": 1 if p.positive_label is None else p.positive_label,
                     "timestamp": None if events is None else p.timestamp_column,
                     "event_type": p.event_type_column if typed else None},
         "numeric": customers.numeric, "categorical": customers.categorical,
         # Only when some column held bucket tokens, so meta.json of other tables is unchanged.
         **({"ordered_levels": customers.ordered_levels} if customers.ordered_levels else {}),
+        # Only when some column held dates or formatted numbers, so meta.json of plain tables is unchanged.
+        **({"dates": customers.dates} if customers.dates else {}),
+        **({"number_formats": report.number_formats} if report.number_formats else {}),
         "has_events": events is not None, "has_event_type": typed, "has_truth": src.truth is not None,
         "event_numeric": [] if events is None else events.numeric,
         "event_types": types,
@@ -77,7 +95,10 @@ def prepare(params: Params, scratch: Path | None = None) -> PreparedData:
                          "(label.from_events: true); a customers table's target has no time.")
     p, split = src.data, params.split
     raw, split_values = pop_split_column(src.customers, split, src.labels["customers"], (p.id_column, p.target))
-    customers, events, report = validate_tables(raw, src.events, p, src.labels, cutoff=src.cutoff, scratch=scratch)
+    customers, events, report = validate_tables(raw, src.events, p, src.labels, cutoff=src.cutoff, scratch=scratch,
+                                                report=src.report)
+    require_signal(customers, events, src.labels["customers"])
+    customers = to_days(customers, reference_time(src, events), src.labels["customers"])
     frame = customers.frame if split_values is None else customers.frame.assign(**{split.column: split_values})
     assignment = train_test_split_ids(frame, split, params.seed, src.labels["customers"])
     train = customers.frame[assignment == TRAIN].reset_index(drop=True)

@@ -9,6 +9,7 @@ both take one code path.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,15 @@ from pipeline.core.errors import InputError, show_rows, show_values
 from pipeline.core.params import DataParams
 from pipeline.core.schema import ID, RESERVED, TARGET
 from pipeline.data.buckets import bucket_column
+from pipeline.data.column_types import (
+    NumberFormat,
+    Numbers,
+    days_before,
+    format_from,
+    is_code,
+    parse_dates,
+    parse_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +42,10 @@ ID_LIKE_UNIQUE_SHARE = 0.5   # above this share of distinct values a many-level 
 def rows_where(mask: Any) -> list[int]:
     """1-based data-row numbers (header excluded) of the True entries: how users count rows in a file.
 
-    A Series on a RangeIndex counts from its start: a chunk of a long file carries its rows' file positions."""
+    A Series indexed by increasing integers carries its rows' file positions (pipeline/core/reader.py): a chunk of
+    a long file, or a table whose empty rows were dropped."""
     positions = np.flatnonzero(np.asarray(mask, dtype=bool))
-    if isinstance(mask, pd.Series) and isinstance(mask.index, pd.RangeIndex):
+    if isinstance(mask, pd.Series) and pd.api.types.is_integer_dtype(mask.index) and mask.index.is_monotonic_increasing:
         positions = mask.index.to_numpy()[positions]
     return (positions + 1).tolist()
 
@@ -65,28 +76,52 @@ def label_key(value: Any) -> str:
 
 
 def to_numeric(series: pd.Series, file_label: str, column: str, strict: bool,
-               hint: str = "or take it out of data.numeric") -> pd.Series | None:
+               hint: str = "or take it out of data.numeric", report: Report | None = None,
+               decimal_comma: bool | None = None, known: NumberFormat | None = None) -> pd.Series | None:
     """float64 values, or None for a text column (only when not strict); infinities are an error.
 
-    Strict (forced numeric, event values): any non-numeric text is an error. Inferred: a column that is
-    >= 90 % numbers is a numeric column with typos, an error rather than a silently categorical column.
+    Text is read in the one number format that fits the whole column (pipeline/data/column_types.py: currency,
+    thousands separators, decimal commas, placeholders such as '?'), warned in `report` naming the column.
+    Strict (forced numeric, event values): any other text is an error. Inferred: a column that is >= 90 %
+    numbers is a numeric column with typos, an error rather than a silently categorical column.
     """
     if pd.api.types.is_numeric_dtype(series) or pd.api.types.infer_dtype(series, skipna=True) == "boolean":
         values = series.astype("float64")    # bool (also bool with blanks, an object column) -> 0/1
     else:
-        text = series.astype("string").str.strip()
-        present = text.notna() & (text != "")
-        values = pd.to_numeric(text.where(present), errors="coerce").astype("float64")
-        if (bad := present & values.isna()).any():
-            if not strict and 1 - bad.sum() / present.sum() < NUMERIC_SHARE:
+        text = series.astype("string").str.strip().astype(object)
+        text = text.where(text.notna() & (text != ""), None)
+        if not strict and is_code(text):
+            return None      # '007': a code, whose zeros a number would lose (data.numeric forces numbers)
+        numbers = parse_numbers(text, file_label, column, decimal_comma, known)
+        present = text.notna() & ~numbers.placeholders
+        if (bad := numbers.bad).any():
+            if not strict and (not present.any() or 1 - bad.sum() / present.sum() < NUMERIC_SHARE):
                 return None
             raise InputError(f"{file_label}: column '{column}' is numeric but has non-numeric text at "
                              f"{show_rows(rows_where(bad))}: {show_values(distinct(series[bad]))}; "
                              f"{PLAIN_NUMBERS} {hint}.")
+        if not strict and not present.any():
+            return None      # nothing but placeholders: left to the text rules
+        values = numbers.values
+        if report is not None:
+            _note_format(numbers, series, file_label, column, report)
     if (inf := pd.Series(np.isinf(values.to_numpy()), index=values.index)).any():
         raise InputError(f"{file_label}: column '{column}' has infinite values at {show_rows(rows_where(inf))}; "
                          "use blanks for unknown values.")
     return values
+
+
+def _note_format(numbers: Numbers, series: pd.Series, file_label: str, column: str, report: Report) -> None:
+    """Say how a column's numbers were read, so a changed meaning is never silent."""
+    if not numbers.fmt.plain:
+        report.number_formats[column] = numbers.fmt.as_dict()
+        report.warn(f"{file_label}: column '{column}' read as numbers with {numbers.fmt.describe()}, e.g. "
+                    f"{show_values(distinct(series[series.notna()].head(3)))}.")
+    if numbers.booleans:
+        report.warn(f"{file_label}: column '{column}' holds true/false text: read as 1/0.")
+    if (held := numbers.placeholders).any():
+        report.warn(f"{file_label}: column '{column}' has placeholder(s) {show_values(distinct(series[held]))} at "
+                    f"{show_rows(rows_where(held))}: read as missing values.")
 
 
 def _distinct(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -132,6 +167,7 @@ class Report:
 
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, Any] = field(default_factory=_empty_dropped)
+    number_formats: dict[str, dict[str, Any]] = field(default_factory=dict)   # column -> NumberFormat, non-plain only
 
     def warn(self, message: str) -> None:
         log.warning(message)
@@ -144,6 +180,7 @@ class CleanCustomers:
     numeric: list[str]         # float64 feature columns, file order
     categorical: list[str]     # str/None feature columns, file order
     ordered_levels: dict[str, list[str]] = field(default_factory=dict)   # bucket columns (also in categorical)
+    dates: list[str] = field(default_factory=list)   # date columns (also in numeric): datetime64, days after to_days
 
 
 def columns_hint(columns: Iterable[Any]) -> str:
@@ -175,7 +212,10 @@ def _check_unique(ids: pd.Series, file_label: str, column: str) -> None:
 
 
 def encode_target(series: pd.Series, p: DataParams, file_label: str) -> pd.Series:
-    """int8 1 for data.positive_label, 0 for the other label; 1, 1.0, '1' and True compare equal."""
+    """int8 1 for data.positive_label, 0 for the other label; 1, 1.0, '1' and True compare equal.
+
+    Without data.positive_label only 0/1 (or true/false) is accepted: in a 1/2 or yes/no column which label is
+    the positive one is the user's to say, and a guess would silently invert the model."""
     where = f"{file_label}: target column '{p.target}'"
     if (missing := blank(series)).any():
         raise InputError(f"{where} has missing values at {show_rows(rows_where(missing))}; every customer needs a label.")
@@ -190,8 +230,15 @@ def encode_target(series: pd.Series, p: DataParams, file_label: str) -> pd.Serie
         rare = keys.isin(counts.index[2:])
         raise InputError(f"{where} has {len(first)} distinct values {shown[:6]}; expected two "
                          f"(0/1 or two labels); least common at {show_rows(rows_where(rare))}.")
+    if p.positive_label is None:
+        if set(first.index) != {"0", "1"}:
+            raise InputError(f"{where} holds {shown}, not 0/1: set data.positive_label to the value that means "
+                             f"the outcome happened (in quotes for text, e.g. positive_label: \"{first.iloc[-1]}\").")
+        return (keys == "1").astype("int8")
     if (positive := label_key(p.positive_label)) not in first.index:
-        raise InputError(f"{where}: data.positive_label {p.positive_label!r} does not occur; the values are "
+        quote = (f" (an unquoted yes/no/true/on in params.yaml is the YAML boolean {p.positive_label}; quote the "
+                 "label, e.g. positive_label: \"Yes\")") if isinstance(p.positive_label, bool) else ""
+        raise InputError(f"{where}: data.positive_label {p.positive_label!r} does not occur{quote}; the values are "
                          f"{first.tolist()}: set data.positive_label to one of them.")
     return (keys == positive).astype("int8")
 
@@ -230,7 +277,7 @@ def _bucket_levels(series: pd.Series, file_label: str, column: str,
 def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, report: Report) -> CleanCustomers:
     """Numeric vs categorical per column (data.numeric/categorical force it); empty and id-like columns dropped."""
     cols: dict[str, pd.Series] = {}
-    numeric, categorical, ordered = [], [], {}
+    numeric, categorical, ordered, dates = [], [], {}, []
     for name in features.columns:
         series = features[name]
         if blank(series).all():
@@ -242,7 +289,11 @@ def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, repo
             categorical.append(name)
             continue
         hint = "or take it out of data.numeric" if forced else "or list the column in data.categorical"
-        values = None if name in p.categorical else to_numeric(series, file_label, name, forced, hint)
+        values = None if name in p.categorical else \
+            to_numeric(series, file_label, name, forced, hint, report, p.decimal_comma)
+        if values is None and name not in p.categorical:
+            values = _dates(series, file_label, name, report)
+            dates += [name] if values is not None else []
         if values is not None:
             cols[name] = values
             numeric.append(name)
@@ -255,17 +306,57 @@ def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, repo
             continue
         cols[name] = text
         categorical.append(name)
-    return CleanCustomers(pd.DataFrame(cols, index=features.index), numeric, categorical, ordered)
+    return CleanCustomers(pd.DataFrame(cols, index=features.index), numeric, categorical, ordered, dates)
 
 
-def _fixed_features(frame: pd.DataFrame, features: Mapping[str, Sequence[str]], file_label: str) -> CleanCustomers:
+def _dates(series: pd.Series, file_label: str, column: str, report: Report) -> pd.Series | None:
+    """A date column (text or Parquet dates) as datetime64, or None; never a categorical of dates."""
+    if (found := parse_dates(series, file_label, column)) is None:
+        return None
+    dates, implausible = found
+    report.warn(f"{file_label}: column '{column}' holds dates: used as days before the reference time.")
+    if implausible.any():
+        report.warn(f"{file_label}: column '{column}' has implausible dates (Excel's day zero or before 1900) "
+                    f"{show_values(distinct(series[implausible]))} at {show_rows(rows_where(implausible))}: "
+                    "read as missing.")
+    return dates.where(~implausible)
+
+
+def to_days(clean: CleanCustomers, as_of: pd.Timestamp | None, file_label: str) -> CleanCustomers:
+    """Date columns as days before the reference time (as-of), the numbers every later stage reads."""
+    if not clean.dates:
+        return clean
+    if as_of is None:
+        raise InputError(f"{file_label}: column(s) {clean.dates} hold dates, which become days before the reference "
+                         "time; with no event log that time is data.cutoff (the export's date): set it, or list the "
+                         "columns in data.ignore.")
+    frame = clean.frame.assign(**{c: days_before(clean.frame[c], as_of) for c in clean.dates
+                                  if pd.api.types.is_datetime64_any_dtype(clean.frame[c])})
+    return dataclasses.replace(clean, frame=frame)
+
+
+def _fixed_features(frame: pd.DataFrame, features: Mapping[str, Any], file_label: str, report: Report) -> CleanCustomers:
     """New data: exactly the training run's columns and types; nothing inferred, nothing dropped."""
     numeric, categorical = list(features["numeric"]), list(features["categorical"])
+    dates, formats = list(features.get("dates", [])), features.get("number_formats", {})
     if missing := [c for c in numeric + categorical if c not in frame.columns]:
         raise InputError(f"{file_label}: column(s) {missing} used by the model are missing; columns are {columns_hint(frame.columns)}.")
-    cols = {c: to_numeric(frame[c], file_label, c, True, "(the model was trained on numbers)") for c in numeric}
+    cols = {c: _fixed_dates(frame[c], file_label, c, report) if c in dates else
+            to_numeric(frame[c], file_label, c, True, "(the model was trained on numbers)", report,
+                       known=format_from(formats.get(c))) for c in numeric}
     cols |= {c: to_text(frame[c]) for c in categorical}
-    return CleanCustomers(pd.DataFrame(cols, index=frame.index)[numeric + categorical], numeric, categorical)
+    return CleanCustomers(pd.DataFrame(cols, index=frame.index)[numeric + categorical], numeric, categorical,
+                          dates=dates)
+
+
+def _fixed_dates(series: pd.Series, file_label: str, column: str, report: Report) -> pd.Series:
+    """New data: a column the model reads as dates must hold dates."""
+    if blank(series).all():
+        return pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    if (values := _dates(series, file_label, column, report)) is None:
+        raise InputError(f"{file_label}: column '{column}' must hold dates (the model was trained on dates), got "
+                         f"{show_values(distinct(series.dropna().head(3)))}.")
+    return values
 
 
 def validate_customers(frame: pd.DataFrame, p: DataParams, file_label: str, *, require_target: bool = True,
@@ -285,7 +376,7 @@ def validate_customers(frame: pd.DataFrame, p: DataParams, file_label: str, *, r
     if require_target:
         head[TARGET] = encode_target(frame[p.target], p, file_label)
     if features is not None:
-        typed = _fixed_features(frame, features, file_label)
+        typed = _fixed_features(frame, features, file_label, report)
     else:
         check_listed(p, file_label, frame.columns)
         rest = frame.drop(columns=[c for c in dict.fromkeys([p.id_column, p.target, *p.ignore]) if c in frame.columns])
@@ -294,5 +385,5 @@ def validate_customers(frame: pd.DataFrame, p: DataParams, file_label: str, *, r
                              "used for id/target/split; rename them or list them in data.ignore.")
         typed = _infer_features(rest, p, file_label, report)
     return CleanCustomers(pd.concat([head, typed.frame], axis=1), typed.numeric, typed.categorical,
-                          typed.ordered_levels)
+                          typed.ordered_levels, typed.dates)
 
