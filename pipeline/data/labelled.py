@@ -96,8 +96,8 @@ def _left_out(lp: LabelParams, windows: window.Windows, labelled: dict[str, outc
         where += f" {windows.cutoff(split)}"
         counts["no_history"][key], counts["short_history"][key] = labels.no_history, labels.short_history
         if labels.no_history:
-            report.warn(f"label: {labels.no_history:,} customers without qualifying history before {where} are not scored: "
-                        f"{outcome.history_reason(lp)}.")
+            report.warn(f"label: {labels.no_history:,} customers without qualifying history before {where} are not "
+                        f"scored: {outcome.history_reason(lp)}.")
         if labels.short_history:
             report.warn(f"label: {labels.short_history:,} customers with less than {lp.min_history_days:g} days of "
                         f"history before {where} are not scored (label.min_history_days).")
