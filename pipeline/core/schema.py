@@ -44,6 +44,8 @@ RESERVED = (ID, TARGET, SPLIT)
 #   as_of_train       ISO timestamp         only with label.from_events: the training customers' cutoff
 #                                           (as_of - horizon out of time, split.method time; else as_of)
 #   label             only with label.from_events: kind, event_types, horizon_days, min_history_days, cutoff,
+#                     left_out_no_history, left_out_short_history ({split: customers not scored at its cutoff};
+#                     a random split has one cutoff: {"all": n}),
 #                     train_cutoff, split_method, window {split: [start, end)}, positive_rate {split: share}
 #   n_train, n_test, positive_rate_train, n_events
 #   dropped           {"events_unknown_customer": int, "events_after_cutoff": int,

@@ -1,7 +1,8 @@
 """The prepare stage when the target is built from the event log (label.from_events).
 
-Customers are the customers table's rows when there is one, else everyone with an event before the
-cutoff; each split is labelled at its own cutoff (pipeline/labels). Only events strictly before the test
+Customers are everyone with qualifying history before the cutoff (pipeline/labels/outcome.py), among the
+customers table's rows when there is one; the others are left out, counted and warned. Each split is
+labelled at its own cutoff (pipeline/labels). Only events strictly before the test
 cutoff are kept for the later stages, and the feature stages measure each split at its own cutoff
 (meta.json `as_of_train`, `as_of`), so the label windows never reach a feature (leakage rule 5).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.core.errors import InputError
-from pipeline.core.params import Params
+from pipeline.core.params import LabelParams, Params
 from pipeline.core.schema import ID, TARGET, TEST, TIMESTAMP, TRAIN
 from pipeline.data.prepared import PreparedData
 from pipeline.data.sources import Sources
@@ -82,22 +83,38 @@ def prepare_from_events(params: Params, src: Sources) -> tuple[PreparedData, dic
     report.dropped["events_after_cutoff"] = int(late.sum())
     kept = CleanEvents(frame[~late].reset_index(drop=True), events.numeric, events.has_event_type)
     prepared = PreparedData(train, test, kept.frame, src.truth, {})
-    short = {s: labelled[s].short_history for s in labelled}
-    return prepared, _meta(params, windows, train, test, short, static, kept, report)
+    return prepared, _meta(params, windows, train, test, labelled, static, kept, report)
 
 
-def _meta(params: Params, windows: window.Windows, train: pd.DataFrame, test: pd.DataFrame, short: dict,
-          static: CleanCustomers, events: CleanEvents, report: Report) -> dict:
+def _left_out(lp: LabelParams, windows: window.Windows, labelled: dict[str, outcome.Labels],
+              report: Report) -> dict[str, dict[str, int]]:
+    """Warn one line per cutoff about the customers not scored; their counts for meta.json. A random split
+    labels at one cutoff, before the split: its counts are under "all"."""
+    counts: dict[str, dict[str, int]] = {"no_history": {}, "short_history": {}}
+    for split, labels in labelled.items():
+        key, where = (split, f"the {split} cutoff") if windows.out_of_time else ("all", "the cutoff")
+        where += f" {windows.cutoff(split)}"
+        counts["no_history"][key], counts["short_history"][key] = labels.no_history, labels.short_history
+        if labels.no_history:
+            report.warn(f"label: {labels.no_history:,} customers without qualifying history before {where} are not "
+                        f"scored: {outcome.history_reason(lp)}.")
+        if labels.short_history:
+            report.warn(f"label: {labels.short_history:,} customers with less than {lp.min_history_days:g} days of "
+                        f"history before {where} are not scored (label.min_history_days).")
+    return counts
+
+
+def _meta(params: Params, windows: window.Windows, train: pd.DataFrame, test: pd.DataFrame,
+          labelled: dict[str, outcome.Labels], static: CleanCustomers, events: CleanEvents, report: Report) -> dict:
     """What pipeline.data.preparation.build_meta needs plus the label's own keys."""
     lp = params.label
-    for split, n in short.items():
-        if n:
-            report.warn(f"label: {n:,} customers with less than {lp.min_history_days:g} days of history before the "
-                        f"{split} cutoff are not scored (label.min_history_days).")
+    left_out = _left_out(lp, windows, labelled, report)
     return {"static": static, "events": events, "report": report, "target": window.target_name(lp),
             "cutoff": windows.test,
             "label": {"kind": lp.kind, "event_types": lp.event_types, "horizon_days": lp.horizon_days,
                       "min_history_days": lp.min_history_days, "cutoff": windows.test.isoformat(),
+                      "left_out_no_history": left_out["no_history"],
+                      "left_out_short_history": left_out["short_history"],
                       "train_cutoff": windows.train.isoformat(), "split_method": params.split.method,
                       "positive_rate": {TRAIN: float(train[TARGET].mean()), TEST: float(test[TARGET].mean())},
                       "window": {TRAIN: [windows.train.isoformat(), (windows.train + windows.horizon).isoformat()],

@@ -5,5 +5,6 @@ qualifying events in [T, T + horizon_days) and from nothing else:
   churn   1 when the customer has no qualifying event in the window
   repeat  1 when the customer has at least one
   event   1 when an event of label.event_types occurs (the types are required)
+Only customers with qualifying history before T are scored (outcome.py says which and why).
 `window` resolves and checks the cutoffs, `outcome` labels the customers at one cutoff.
 """

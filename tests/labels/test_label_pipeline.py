@@ -45,17 +45,23 @@ def run_chain(root: Path, customers: pd.DataFrame, events: pd.DataFrame, method:
     return {**out, "events": pd.read_parquet(prepared / "events.parquet"), "meta": read_json(prepared / "meta.json")}
 
 
-def altered(events: pd.DataFrame, since: pd.Timestamp, until: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Amounts x10 and every event doubled in [since, until): who has an event there, so each label, is unchanged."""
+def altered(events: pd.DataFrame, customers: pd.DataFrame, since: pd.Timestamp,
+            until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Amounts x10 and every event doubled in [since, until), and a first event at `since` for each customer with
+    none before it: no label of a customer with history before `since` changes, and the customers without any
+    are not scored at `since` (with a label from it, a first event in the window would decide theirs)."""
     when = (events["timestamp"] >= since) & (events["timestamp"] < (until or pd.Timestamp.max))
     changed = events.assign(amount=np.where(when, events["amount"] * 10, events["amount"]))
-    return pd.concat([changed, changed[when]], ignore_index=True)
+    newcomers = sorted(set(customers["customer_id"]) - set(events.loc[events["timestamp"] < since, "customer_id"]))
+    assert newcomers, "the simulated table should have customers without history at the cutoff"
+    first = events.iloc[[0] * len(newcomers)].assign(customer_id=newcomers, timestamp=since)
+    return pd.concat([changed, changed[when], first], ignore_index=True)
 
 
 def test_events_after_the_cutoff_change_no_feature(tmp_path, simulated):
     customers, events = simulated
     base = run_chain(tmp_path / "base", customers, events, "random")
-    late = run_chain(tmp_path / "late", customers, altered(events, SNAPSHOT), "random")
+    late = run_chain(tmp_path / "late", customers, altered(events, customers, SNAPSHOT), "random")
     assert base["events"]["timestamp"].max() < SNAPSHOT
     pd.testing.assert_frame_equal(base["events"], late["events"])
     for split in ("train", "test"):
@@ -69,15 +75,18 @@ def test_out_of_time_training_sees_nothing_from_its_label_window_or_the_test_per
     base = run_chain(tmp_path / "base", customers, events, "time")
     assert (base["meta"]["as_of_train"], base["meta"]["as_of"]) == (start.isoformat(), SNAPSHOT.isoformat())
     # Test-period events (from the test cutoff on) reach neither split.
-    later = run_chain(tmp_path / "test_period", customers, altered(events, SNAPSHOT), "time")
+    later = run_chain(tmp_path / "test_period", customers, altered(events, customers, SNAPSHOT), "time")
     for split in ("train", "test"):
         pd.testing.assert_frame_equal(base[split], later[split])
     # The training label window [T - horizon, T) reaches the test customers' features, never the training ones'.
-    window = run_chain(tmp_path / "train_window", customers, altered(events, start, SNAPSHOT), "time")
+    window = run_chain(tmp_path / "train_window", customers, altered(events, customers, start, SNAPSHOT), "time")
     pd.testing.assert_frame_equal(base["train"], window["train"])
     assert not base["test"].equals(window["test"])
-    # The same customers, measured at two cutoffs: the test split sees more history.
-    assert set(base["train"]["customer_id"]) == set(base["test"]["customer_id"])
+    # Customers with history at the training cutoff have it at the test one, some more have it by then; the
+    # test split sees more history.
+    assert set(base["train"]["customer_id"]) < set(base["test"]["customer_id"])
+    left_out = base["meta"]["label"]["left_out_no_history"]
+    assert left_out["train"] - left_out["test"] == len(base["test"]) - len(base["train"])
     assert base["sequences"]["test"].lengths.sum() > base["sequences"]["train"].lengths.sum()
 
 

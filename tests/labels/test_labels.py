@@ -19,7 +19,8 @@ def log(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
 
 
 # a: an event exactly AT the cutoff (inside the window); b: only one exactly at cutoff + horizon (outside);
-# c: a purchase inside; d: only a login inside; e: history only; f: events only after the cutoff (no history).
+# c: a purchase inside; d: only a login inside; e: history only; f: events only after the cutoff (no history);
+# g: a purchase before and one inside.
 EVENTS = log([
     ("a", "2025-12-01", "login"), ("a", "2026-01-01 00:00:00", "login"),
     ("b", "2025-11-15", "purchase"), ("b", "2026-01-31 00:00:00", "purchase"),
@@ -27,6 +28,7 @@ EVENTS = log([
     ("d", "2025-06-01", "purchase"), ("d", "2026-01-10", "login"),
     ("e", "2025-12-31 23:59:59", "login"),
     ("f", "2026-01-05", "purchase"),
+    ("g", "2025-12-15", "purchase"), ("g", "2026-01-15", "purchase"),
 ])
 
 
@@ -36,25 +38,35 @@ def labels_of(p: LabelParams, ids=None) -> dict[str, int]:
 
 
 def test_churn_counts_an_event_at_the_cutoff_and_not_one_at_the_window_end():
-    assert labels_of(LabelParams(kind="churn")) == {"a": 0, "b": 1, "c": 0, "d": 0, "e": 1}
+    assert labels_of(LabelParams(kind="churn")) == {"a": 0, "b": 1, "c": 0, "d": 0, "e": 1, "g": 0}
 
 
-def test_repeat_with_event_types_counts_only_the_qualifying_events():
-    assert labels_of(LabelParams(kind="repeat", event_types=["purchase"])) == {"a": 0, "b": 0, "c": 1, "d": 0, "e": 0}
-    assert labels_of(LabelParams(kind="event", event_types=["login"])) == {"a": 1, "b": 0, "c": 0, "d": 1, "e": 0}
+def test_repeat_with_event_types_counts_only_the_qualifying_events_and_needs_one_before_the_cutoff():
+    # a, c and e bought nothing before the cutoff: c's first purchase, inside the window, is no repeat.
+    got = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(kind="repeat", event_types=["purchase"]))
+    assert dict(zip(got.frame[ID], got.frame[TARGET])) == {"b": 0, "d": 0, "g": 1} and got.no_history == 3
+    # churn of purchases likewise presupposes purchases; an event label (a first upgrade, say) needs any event.
+    assert labels_of(LabelParams(kind="churn", event_types=["purchase"])) == {"b": 1, "d": 1, "g": 0}
+    assert labels_of(LabelParams(kind="event", event_types=["login"])) == \
+        {"a": 1, "b": 0, "c": 0, "d": 1, "e": 0, "g": 0}
 
 
-def test_customers_are_those_with_history_or_the_tables_rows():
+def test_customers_are_those_with_history_among_the_tables_rows():
     # f has no event before the cutoff, so it is not a customer of the log at the cutoff ...
     assert "f" not in labels_of(LabelParams())
-    # ... but a customers table lists whom to score, with or without history.
-    assert labels_of(LabelParams(), pd.Series(["f", "z", "a"])) == {"f": 0, "z": 1, "a": 0}
+    # ... nor of a customers table (nor z, who has no event at all): the table restricts, never adds.
+    got = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(), pd.Series(["f", "z", "a"]))
+    assert dict(zip(got.frame[ID], got.frame[TARGET])) == {"a": 0} and got.no_history == 2
+    for kind, types in (("repeat", None), ("event", ["purchase"])):
+        got = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(kind=kind, event_types=types),
+                               pd.Series(["f", "z", "a"]))
+        assert list(got.frame[ID]) == ["a"] and got.no_history == 2
 
 
 def test_min_history_days_leaves_out_young_customers():
     got = outcome.label_at(EVENTS, CUTOFF, HORIZON, LabelParams(min_history_days=31))
-    # first events: a 2025-12-01 (31 days), b 47, c 12, d 214, e 1 day before the cutoff
-    assert sorted(got.frame[ID]) == ["a", "b", "d"] and got.short_history == 2
+    # first events: a 2025-12-01 (31 days), b 47, c 12, d 214, e 1, g 17 days before the cutoff
+    assert sorted(got.frame[ID]) == ["a", "b", "d"] and got.short_history == 3 and got.no_history == 0
 
 
 def test_the_cutoff_defaults_to_the_latest_the_log_covers_and_time_splits_go_one_horizon_back():
