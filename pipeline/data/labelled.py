@@ -16,7 +16,14 @@ from pipeline.core.schema import ID, TARGET, TEST, TIMESTAMP, TRAIN
 from pipeline.data.prepared import PreparedData
 from pipeline.data.sources import Sources
 from pipeline.data.split import train_test_split_ids
-from pipeline.data.validate_customers import CleanCustomers, Report, check_listed, clean_ids, validate_customers
+from pipeline.data.validate_customers import (
+    CleanCustomers,
+    Report,
+    check_listed,
+    clean_ids,
+    to_days,
+    validate_customers,
+)
 from pipeline.data.validate_events import CleanEvents, validate_events
 from pipeline.labels import outcome, window
 
@@ -39,11 +46,12 @@ def _events(src: Sources, table_ids: pd.Series | None, report: Report) -> CleanE
     return validate_events(src.events, p, file_label, ids, customers_label=src.labels["customers"], report=report)
 
 
-def _customers(static: CleanCustomers, labels: outcome.Labels) -> pd.DataFrame:
-    """ID, TARGET, then the static features, in the labels' customer order."""
+def _customers(static: CleanCustomers, labels: outcome.Labels, cutoff: pd.Timestamp, file_label: str) -> pd.DataFrame:
+    """ID, TARGET, then the static features (dates as days before this cutoff), in the labels' customer order."""
     if not static.numeric and not static.categorical:
         return labels.frame.reset_index(drop=True)
-    return labels.frame.merge(static.frame, on=ID, how="left", validate="one_to_one")
+    frame = to_days(static, cutoff, file_label).frame
+    return labels.frame.merge(frame, on=ID, how="left", validate="one_to_one")
 
 
 def prepare_from_events(params: Params, src: Sources) -> tuple[PreparedData, dict]:
@@ -58,7 +66,7 @@ def prepare_from_events(params: Params, src: Sources) -> tuple[PreparedData, dic
     if src.events is None:
         raise InputError("params: label.from_events builds the target from the event log, but there is none "
                          "(data.events is null).")
-    report = Report()
+    report = src.report   # what reading the files warned, then the validators
     static, table_ids = _static(src, report)
     if table_ids is not None and (clash := window.target_name(lp)) in src.customers.columns:
         raise InputError(f"{src.labels['customers']}: column '{clash}' has the name of the label built from the log; "
@@ -74,9 +82,9 @@ def prepare_from_events(params: Params, src: Sources) -> tuple[PreparedData, dic
         labelled[name] = outcome.label_at(frame, windows.cutoff(name), windows.horizon, lp, table_ids)
         outcome.check_classes(labelled[name], windows.cutoff(name), lp, file_label, name)
     if windows.out_of_time:
-        train, test = (_customers(static, labelled[s]) for s in (TRAIN, TEST))
+        train, test = (_customers(static, labelled[s], windows.cutoff(s), src.labels["customers"]) for s in (TRAIN, TEST))
     else:
-        customers = _customers(static, labelled[TRAIN])
+        customers = _customers(static, labelled[TRAIN], windows.train, src.labels["customers"])
         assignment = train_test_split_ids(customers, split, params.seed, file_label).to_numpy()
         train, test = (customers[assignment == s].reset_index(drop=True) for s in (TRAIN, TEST))
     late = frame[TIMESTAMP] >= windows.test
