@@ -144,3 +144,30 @@ def test_zero_one_and_booleans_need_no_positive_label(tmp_path, write_params):
 def test_a_mostly_text_column_stays_text_and_one_stray_number_format_does_not_decide():
     text = pd.Series(["gold", "1,234", "silver", "bronze", None], dtype=object)
     assert parse_numbers(text, "f", "plan").bad.sum() == 4     # no format decided, no ambiguity error
+
+
+def test_an_excel_export_in_a_decimal_comma_locale_prepares_as_written(tmp_path, write_params, capsys):
+    # Excel (German locale): sep= line, semicolons, decimal commas, '?' for unknown, trailing empty rows, cp1252
+    rows = "".join(f"{i:04d};{i % 2};{30 + i},{i % 10};{'Köln' if i % 3 else 'München'};"
+                   f"{'?' if i % 7 == 0 else f'{1000 + i}'}\r\n" for i in range(40))
+    path = tmp_path / "export.csv"
+    path.write_bytes(("sep=;\r\nKundennr;churn;fee;city;income\r\n" + rows + ";;;;\r\n;;;;\r\n").encode("cp1252"))
+    params = write_params(data={"source": "files", "customers": str(path), "events": None, "id_column": "Kundennr"})
+    data = run(load_params(params))
+    assert data.meta["numeric"] == ["fee", "income"] and data.meta["categorical"] == ["city"]
+    both = pd.concat([data.train, data.test]).sort_values("customer_id")
+    assert both["customer_id"].tolist()[:2] == ["0000", "0001"] and both["fee"].tolist()[:2] == [30.0, 31.1]
+    assert set(both["city"]) == {"Köln", "München"} and both["income"].isna().sum() == 6
+    said = " ".join(data.meta["warnings"])
+    assert "Windows-1252" in said and "2 empty row(s)" in said and "decimal mark ','" in said and "'?'" in said
+
+
+def test_a_copied_target_column_stops_prepare_in_one_line(tmp_path, write_params, capsys):
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,churn,age,churn\n" + "".join(f"{i},{i % 2},{20 + i},{i % 2}\n" for i in range(20)))
+    params = write_params(data={"source": "files", "customers": str(path), "events": None})
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--params", str(params), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "duplicate column names 'churn'" in err
+    assert not (tmp_path / "out").exists()
