@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pipeline.core.secrets import mask_url
+
 EXIT_BAD_INPUT = 2
 EXIT_STAGE_FAILED = 1
 MAX_SHOWN = 5
@@ -40,10 +42,10 @@ def cli(main: Callable[..., None]) -> Callable[..., None]:
             main(argv)
         except InputError as err:
             logging.getLogger(main.__module__).debug("input error", exc_info=True)
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {mask_url(str(err))}", file=sys.stderr)   # a URL in a message loses its password
             sys.exit(EXIT_BAD_INPUT)
         except StageError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"error: {mask_url(str(err))}", file=sys.stderr)
             sys.exit(EXIT_STAGE_FAILED)
 
     return wrapper
@@ -56,3 +58,16 @@ class StageError(RuntimeError):
 def setup_logging() -> None:
     """One format for every stage's log (called from main() only, never at import)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname).1s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskSecrets) for f in handler.filters):
+            handler.addFilter(MaskSecrets())
+
+
+class MaskSecrets(logging.Filter):
+    """Masks URL passwords in every log line, a library's included (our own messages mask at the source)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if (masked := mask_url(text)) != text:
+            record.msg, record.args = masked, None
+        return True

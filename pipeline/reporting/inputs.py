@@ -18,6 +18,7 @@ import yaml
 
 from pipeline.core.errors import InputError
 from pipeline.core.params import as_dict, load_params
+from pipeline.core.secrets import mask_params
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class ReportInputs:
     eda: dict[str, Any] | None = None
     cells: dict[str, Any] | None = None                              # reports/cells.json (the cells stage)
     meta: dict[str, Any] | None = None
-    params: dict[str, Any] = field(default_factory=dict)             # params.yaml with defaults filled in
+    params: dict[str, Any] = field(default_factory=dict)             # params.yaml, defaults filled in, masked
     lock: dict[str, Any] | None = None                               # dvc.lock
     commit: str | None = None
     eda_html: str | None = None                                      # link to eda.html, relative to the page
@@ -133,6 +134,6 @@ def load(metrics: Path, plots: Path | None = None, tune: Path | None = None, exp
         outliers=read_json_file(outliers), resample=read_json_file(resample), eda=read_json_file(eda),
         cells=read_json_file(cells),
         meta=read_json_file(prepared / "meta.json") if prepared else None,
-        params=as_dict(load_params(params)) if params and params.is_file() else {},
+        params=mask_params(as_dict(load_params(params))) if params and params.is_file() else {},   # no password shown
         lock=without_writer_of(read_yaml_file(lock), page), commit=git_commit(lock.parent if lock else None),
         eda_html=eda_html)

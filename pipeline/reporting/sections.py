@@ -11,6 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from pipeline.core.secrets import mask_value
 from pipeline.reporting.figures import PALETTE, bar_figure, history_figure
 from pipeline.reporting.inputs import ReportInputs, data_hashes
 from pipeline.reporting.summary import METRIC_LABELS, family_labels
@@ -50,7 +51,8 @@ def tuning(tune: dict[str, Any] | None, ranking: list[str]) -> tuple[dict[str, A
                          "failures": failures, "params": info.get("params") or {},
                          "has_history": f"history-{i}" in figures, "has_importance": bool(importances)})
     return {"available": True, "metric": metric, "folds": tune.get("folds"), "seed": tune.get("seed"),
-            "storage": tune.get("storage"), "families": families, "budget": budget_rows(tune, labels),
+            "storage": mask_value(str(tune.get("storage") or "")),   # an older tune.json may hold it unmasked
+            "families": families, "budget": budget_rows(tune, labels),
             "ensemble": ensemble_rows(tune.get("ensemble"), labels)}, figures
 
 

@@ -22,6 +22,7 @@ def merged_settings(args: argparse.Namespace, tune: TuneParams) -> TuneParams:
         given["models"] = [m.strip() for m in given["models"].split(",") if m.strip()]
     if given.get("timeout") is not None and given["timeout"] <= 0:
         given["timeout"] = None   # --timeout 0: no budget, run every trial
+    stores.warn_password_in_params(tune.storage)
     given["storage"] = stores.resolve_url(given.get("storage"), tune.storage)
     merged = dataclasses.replace(tune, **given)
     if merged.models is None:

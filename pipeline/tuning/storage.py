@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from pipeline.core.errors import InputError, StageError
+from pipeline.core.secrets import has_password, mask_url, mask_value, quote_password
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +33,22 @@ MAX_RETRY = 3               # a trial of a dead worker is re-queued at most this
 
 
 def resolve_url(flag: str | None, param: str | None) -> str:
-    """--storage flag, else $OPTUNA_STORAGE, else params tune.storage, else the SQLite file."""
-    return flag or os.environ.get(ENV_VAR) or param or DEFAULT_STORAGE
+    """--storage flag, else $OPTUNA_STORAGE, else params tune.storage, else the SQLite file (a password
+    holding '@' percent-encoded, so every reader of the URL finds the right host)."""
+    return quote_password(flag or os.environ.get(ENV_VAR) or param or DEFAULT_STORAGE)
 
 
 def safe_url(url: str | None) -> str:
-    """The storage URL with any password masked, for reports and logs."""
-    try:
-        return make_url(url or DEFAULT_STORAGE).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparsable storage URL>"
+    """The storage URL with any password masked, for reports and logs (parsable or not)."""
+    return mask_value(url or DEFAULT_STORAGE)
+
+
+def warn_password_in_params(param: str | None) -> None:
+    """One warning when params.yaml's tune.storage holds a password: reports and logs mask it, but
+    dvc.lock (written by DVC, not by us) records the tune params verbatim."""
+    if has_password(param):
+        log.warning("tune: params tune.storage holds a password, and dvc.lock records params verbatim; "
+                    "keep it out with PGPASSWORD (or the whole URL in $%s) instead", ENV_VAR)
 
 
 def engine_kwargs(url: str) -> dict[str, Any]:
@@ -66,10 +73,11 @@ def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
     try:
         backend = make_url(url).get_backend_name()
     except ArgumentError as err:
-        raise InputError(f"tune: storage {url!r} is not a database URL (e.g. sqlite:///optuna/studies.db, "
-                         "postgresql+psycopg2://user:pass@host/db).") from err
+        # `from None`: SQLAlchemy's message (and so a traceback) holds the raw URL, password and all
+        raise InputError(f"tune: storage {shown!r} is not a database URL (e.g. sqlite:///optuna/studies.db, "
+                         "postgresql+psycopg2://user:pass@host/db).") from None
     if backend == "sqlite":
-        path = url.split(":///", 1)[-1]
+        path = make_url(url).database   # never the raw text: 'sqlite://user:pw@/x' must not become a folder
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     # Heartbeats and the stale-trial retry are marked experimental by Optuna; they are the documented way.
@@ -133,5 +141,6 @@ def storage_failure(err: BaseException) -> BaseException | None:
 
 
 def first_line(err: BaseException) -> str:
+    """The error's first line, any URL or libpq password in it masked (drivers may quote the DSN)."""
     text = str(getattr(err, "orig", None) or err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return mask_url(text.splitlines()[0]) if text else type(err).__name__
