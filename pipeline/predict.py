@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 import time
 from pathlib import Path
 
 from pipeline.core.errors import InputError, cli, setup_logging
+from pipeline.core.scratch import scratch_dir
 from pipeline.data.validate_events import parse_cutoff
 from pipeline.explanation.contributions import explainable_families
 from pipeline.models.store import ENSEMBLE
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     scorer = Scorer.load(args.root, args.model)
     check_args(args, scorer)
     reference = find_reference(args.root)   # None (noted) for a run made before drift monitoring
-    with tempfile.TemporaryDirectory(prefix=".predict.", dir=args.out.parent) as work:
+    with scratch_dir(args.out.parent, "predict") as work:
         customers = args.customers or customers_from_events(args.events, scorer, Path(work))
         job = BatchJob(customers, args.events, args.out, args.as_of, args.threshold, args.explain, args.chunk_size)
         scored = score_file(scorer, job, reference)

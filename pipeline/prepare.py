@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 from pathlib import Path
 
 from pipeline.core.cli import add_path_args
 from pipeline.core.errors import cli, setup_logging
 from pipeline.core.params import add_params_arg, load_params
+from pipeline.core.scratch import scratch_dir
 from pipeline.data.preparation import prepare
 from pipeline.data.prepared import write_prepared
 
@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     # Beside the output: a long log's sorted copy is moved into it, not copied across file systems.
-    with tempfile.TemporaryDirectory(prefix=".prepare.", dir=Path(args.out).parent) as scratch:
+    # Owned by this process: the next prepare removes a killed one's (gigabytes at scale).
+    with scratch_dir(Path(args.out).parent, "prepare") as scratch:
         data = prepare(load_params(args.params), Path(scratch))
         write_prepared(data, args.out)
     meta = data.meta

@@ -7,12 +7,12 @@ headers for the final shapes) by copying those files in blocks, so memory holds 
 from __future__ import annotations
 
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from pipeline.core import scratch
 from pipeline.core.io import FIXED_TIME, atomic_path
 from pipeline.events.sequences import SequenceBatch, _unicode
 
@@ -26,7 +26,8 @@ class SequenceWriter:
     def __init__(self, path: str | Path, id_width: int):
         self.path, self.id_width = Path(path), max(1, id_width)
         self.rows, self.tail, self.channels, self.type_names = 0, {}, None, None
-        self._dir = Path(tempfile.mkdtemp(prefix=".sequences.", dir=self.path.parent))
+        scratch.remove_stale(self.path.parent, "sequences")   # a killed run's (18 GB at 10M customers)
+        self._dir = scratch.new_dir(self.path.parent, "sequences")
         self._files = {name: open(self._dir / name, "wb") for name in ROWS}
 
     def append(self, batch: SequenceBatch) -> None:

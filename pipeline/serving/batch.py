@@ -9,7 +9,6 @@ measured whole without holding its rows.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.io import atomic_path, read_table
+from pipeline.core.scratch import scratch_dir
 from pipeline.monitoring.psi import DriftCounts, count
 from pipeline.monitoring.reference import DriftReference
 from pipeline.core.errors import InputError
@@ -84,7 +84,7 @@ def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series,
     """Large files: events partitioned by customers chunk once, then chunk after chunk with a progress line."""
     size, id_column, n = job.chunk_size, scorer.data.id_column, len(ids)
     frames, seen, drift = [], set(), None
-    with tempfile.TemporaryDirectory(prefix=".predict.", dir=job.out.parent) as work:
+    with scratch_dir(job.out.parent, "predict") as work:
         parts = None
         if job.events is not None:
             want_latest = job.as_of is None and scorer.data.cutoff is None

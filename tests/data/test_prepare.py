@@ -158,7 +158,7 @@ def test_new_data_validation_path(customers_frame, events_frame):
     ("id_format", r"matches no customer .*leading zeros"),
     ("inf", r"column 'amount' has infinite values"),
     ("unknown_key", r"params: unknown key\(s\) \['data.custmers'\]"),
-    ("bad_source", r"data.source must be one of \['synthetic', 'files'\], got 'sql'"),
+    ("bad_source", r"'data.source' must be one of \['synthetic', 'files'\], got 'sql'"),
     ("bad_split", r"split column 'fold' must hold 'train' or 'test'"),
 ])
 def test_cli_errors_exit_2_one_line_and_write_nothing(case, match, files, customers_frame, events_frame,

@@ -203,4 +203,4 @@ def test_bad_params_exit_2_with_one_line(project, capsys):
     with pytest.raises(SystemExit) as exit_info:
         explain.main(["--params", str(bad), *stage_args("explain")])
     assert exit_info.value.code == 2
-    assert "explain.n_repeats must be >= 1" in capsys.readouterr().err
+    assert "'explain.n_repeats' must be >= 1" in capsys.readouterr().err

@@ -139,7 +139,7 @@ def test_main_end_to_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> No
 
 
 @pytest.mark.parametrize("params, meta, message", [
-    ({"numeric": "mode"}, None, "impute.numeric must be one of"),
+    ({"numeric": "mode"}, None, "'impute.numeric' must be one of"),
     ({}, {"numeric": ["a"]}, "lacks the column lists"),
     ({}, {"numeric": ["a", "zz"], "categorical": []}, r"lacks feature columns \['zz'\]"),
 ])
