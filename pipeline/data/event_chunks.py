@@ -132,9 +132,9 @@ def validate_event_chunks(events: EventChunks, p: DataParams, file_label: str, c
                                                                   customers_label, cutoff, has_type, report)
         path = scratch / "events.parquet"
         columns = [ID, TIMESTAMP, *([EVENT_TYPE] if has_type else []), *kept_values]
-        late = _late(cutoff)
         con.execute(f"COPY (SELECT {', '.join(map(_q, columns))} FROM log SEMI JOIN customers USING ({_q(ID)}) "
-                    f"WHERE NOT {late} ORDER BY {_q(ID)}, {_q(TIMESTAMP)}, {_q(ROW)}) TO {_text(path)} (FORMAT parquet)")
+                    f"WHERE NOT {_late(cutoff)} ORDER BY {_q(ID)}, {_q(TIMESTAMP)}, {_q(ROW)}) "
+                    f"TO {_text(path)} (FORMAT parquet)")
     for part in parts.paths:
         part.unlink()
     return ChunkedEvents(path, kept_values, has_type, total - n_unknown - n_late, latest, types, fmt)

@@ -11,7 +11,7 @@ Never value by value: pandas' 'mixed' parser reads '03/04/2025' as 4 March and '
 column. The decided format is recorded (meta.json `timestamp_format`) so a scoring reuses the training decision.
 
 Implausible times (`Implausible`): before 1900-01-02 (Excel's day zero 1899-12-30/31, '1900-01-00', serial 1),
-later than the wall clock + 1 day (an event cannot be in the run's future), and far outside the bulk of the log
+after the end of tomorrow, UTC (an event cannot be in the run's future), and far outside the bulk of the log
 (`bulk_window`). A few are dropped with a warning, more are refused.
 """
 from __future__ import annotations
@@ -141,17 +141,19 @@ def _distinct(series: pd.Series) -> list:
 
 
 def decide_format(text: pd.Series, file_label: str, column: str, dayfirst: bool | None) -> TimeFormat:
-    """The format most values follow: ISO 8601, a numeric date (its order decided here), else pandas' guess."""
+    """The format most values follow: ISO 8601, a numeric date (its order decided here), or pandas' guess from
+    the first other value; the values that do not follow it are then named as unparsable."""
     if text.empty:
         return TimeFormat(ISO)
-    iso = int(text.str.contains(ISO_START, regex=True).sum())
+    iso = text.str.contains(ISO_START, regex=True).fillna(False).astype(bool)
     fields = _fields(text)
     numeric = fields["a"].notna()
-    if iso and iso >= int(numeric.sum()):
+    other = ~iso & ~numeric
+    if iso.sum() >= max(numeric.sum(), other.sum()):
         return TimeFormat(ISO)
-    if numeric.any():
+    if numeric.sum() >= other.sum():
         return TimeFormat(_order(text[numeric], fields[numeric], file_label, column, dayfirst))
-    pattern = guess_datetime_format(str(text.iloc[0]), dayfirst=bool(dayfirst))
+    pattern = guess_datetime_format(str(text[other].iloc[0]), dayfirst=bool(dayfirst))
     if pattern is None:
         raise InputError(f"{file_label}: column '{column}' has timestamps in a format that cannot be recognised, "
                          f"e.g. {show_values(_distinct(text))} at {show_rows(rows_of(text.notna()), len(text))}; "
@@ -182,8 +184,11 @@ def _fields(text: pd.Series) -> pd.DataFrame:
     groups = pc.extract_regex(arrow, NUMERIC_DATE)
     out = {}
     for name, values in zip(groups.type.names if len(text) else (), groups.flatten() if len(text) else ()):
-        raw = pd.Series(values.to_numpy(zero_copy_only=False), index=text.index)
-        out[name] = raw if name in ("s1", "s2", "p", "f") else pd.to_numeric(raw, errors="coerce")
+        if name in ("s1", "s2", "p", "f"):
+            out[name] = pd.Series(values.to_numpy(zero_copy_only=False), index=text.index)
+        else:   # '' where an optional group did not match: missing; pyarrow's cast keeps it vectorised
+            number = pc.cast(pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values), pa.float64())
+            out[name] = pd.Series(number.to_numpy(zero_copy_only=False), index=text.index)
     if not out:
         return pd.DataFrame({k: pd.Series(dtype=float, index=text.index) for k in "abyHMSf"} |
                             {k: pd.Series(dtype=object, index=text.index) for k in ("s1", "s2", "p")})
@@ -229,15 +234,17 @@ def _parse_text(text: pd.Series, fmt: TimeFormat) -> tuple[pd.Series, pd.Series]
 # --- implausible times ---------------------------------------------------------------------------------------
 
 def future_limit(now: pd.Timestamp | None = None) -> pd.Timestamp:
-    """The latest plausible event time: the wall clock (UTC) + 1 day. An event cannot be in the run's future."""
+    """The latest plausible event time: the end of tomorrow (UTC) by the wall clock. An event cannot be in the run's
+    future; a day of slack for time zones, and whole days so every chunk of one run uses the same limit."""
     now = pd.Timestamp.now(tz="UTC") if now is None else now
-    return (now.tz_convert("UTC").tz_localize(None) if now.tzinfo is not None else now) + FUTURE_SLACK
+    today = (now.tz_convert("UTC").tz_localize(None) if now.tzinfo is not None else now).normalize()
+    return today + 2 * FUTURE_SLACK
 
 
 def absolute_reasons(values: pd.Series, latest: pd.Timestamp) -> dict[str, pd.Series]:
     """Masks of the rules that need no other row: before 1900 (Excel's zero dates) and in the future."""
     return {f"before {EARLIEST.date()} (Excel's day zero or earlier)": values < EARLIEST,
-            f"after {latest} (later than today + 1 day)": values > latest}
+            f"after {latest} (later than tomorrow, UTC)": values >= latest}
 
 
 def bulk_positions(n: int) -> tuple[int, int]:
