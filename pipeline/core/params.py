@@ -149,6 +149,7 @@ class DataParams:
     timestamp_column: str = "timestamp"
     event_type_column: str | None = "event_type"
     cutoff: str | None = None
+    dayfirst: bool | None = None            # numeric dates whose day and month are all <= 12: true DD/MM, false MM/DD
     numeric: list[str] = field(default_factory=list)       # force numeric (else inferred)
     categorical: list[str] = field(default_factory=list)   # force categorical (else inferred)
     ignore: list[str] = field(default_factory=list)        # columns that are never features

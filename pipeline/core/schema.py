@@ -48,6 +48,10 @@ RESERVED = (ID, TARGET, SPLIT)
 #                     a random split has one cutoff: {"all": n}),
 #                     train_cutoff, split_method, window {split: [start, end)}, positive_rate {split: share}
 #   n_train, n_test, positive_rate_train, n_events
+#   timestamp_format  str | None  how the event timestamps were read: ISO8601, day-first, month-first, datetime
+#                                 or a strftime pattern (pipeline/data/timestamps.py); scoring holds it
 #   dropped           {"events_unknown_customer": int, "events_after_cutoff": int,
-#                      "columns_all_missing": [..], "columns_id_like": [..]}
+#                      "columns_all_missing": [..], "columns_id_like": [..]; with events also
+#                      "events_implausible_time": int, "duplicate_event_rows": int (rows repeating an
+#                      earlier one), "events_duplicate_dropped": int (those dropped: every row had a twin)}
 #   warnings          [human-readable strings, one per warned case]

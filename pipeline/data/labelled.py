@@ -89,7 +89,7 @@ def prepare_from_events(params: Params, src: Sources) -> tuple[PreparedData, dic
         train, test = (customers[assignment == s].reset_index(drop=True) for s in (TRAIN, TEST))
     late = frame[TIMESTAMP] >= windows.test
     report.dropped["events_after_cutoff"] = int(late.sum())
-    kept = CleanEvents(frame[~late].reset_index(drop=True), events.numeric, events.has_event_type)
+    kept = CleanEvents(frame[~late].reset_index(drop=True), events.numeric, events.has_event_type, events.time_format)
     prepared = PreparedData(train, test, kept.frame, src.truth, {})
     return prepared, _meta(params, windows, train, test, labelled, static, kept, report)
 

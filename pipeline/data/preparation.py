@@ -78,6 +78,8 @@ def build_meta(src: Sources, source: str, customers: CleanCustomers, events: Cle
         "cutoff": _iso(src.cutoff), "as_of": _iso(as_of),
         "n_train": len(train), "n_test": len(test), "positive_rate_train": float(train[TARGET].mean()),
         "n_events": n_events,
+        # How the timestamps were read (pipeline/data/timestamps.py): a scoring holds the same format.
+        "timestamp_format": None if events is None or events.time_format is None else str(events.time_format),
         "dropped": report.dropped, "warnings": report.warnings,
     }
 

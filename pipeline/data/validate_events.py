@@ -1,5 +1,8 @@
 """Input contract for the event log: ids, timestamps (UTC, tz-naive), optional event type, numeric values.
 
+Timestamps: one format per column and implausible times (pipeline/data/timestamps.py); exact duplicate rows
+are counted, and dropped only when every row has a twin (a log exported twice).
+
 Like pipeline.data.validate_customers: hard problems are one-line InputErrors naming file, column and rows; events of
 unknown customers (a few) and events at/after the cutoff are dropped, counted and warned. The cutoff is
 what keeps future information out of the features (DESIGN.md leakage rule 5).
@@ -11,9 +14,19 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.core.errors import InputError, show_rows, show_values
+from pipeline.core.errors import MAX_SHOWN, InputError, show_rows, show_values
 from pipeline.core.params import DataParams
 from pipeline.core.schema import EVENT_TYPE, ID, TIMESTAMP
+from pipeline.data.timestamps import (
+    RELATIVE_WORDS,
+    OffsetTally,
+    ParsedTimes,
+    TimeFormat,
+    future_limit,
+    implausible_in_memory,
+    parse_times,
+    rows_of,
+)
 from pipeline.data.validate_customers import (
     Report,
     blank,
@@ -28,7 +41,6 @@ from pipeline.data.validate_customers import (
 log = logging.getLogger(__name__)
 
 RESERVED_EVENT = (ID, TIMESTAMP, EVENT_TYPE)
-RELATIVE_WORDS = ("now", "today")   # pandas parses these as the current time: not reproducible, so rejected
 
 
 @dataclass(frozen=True)
@@ -36,31 +48,35 @@ class CleanEvents:
     frame: pd.DataFrame        # ID, TIMESTAMP, [EVENT_TYPE], numeric value columns; sorted by ID, TIMESTAMP
     numeric: list[str]         # float64 value columns, file order
     has_event_type: bool
+    time_format: TimeFormat | None = None   # the timestamp column's format (meta.json timestamp_format)
 
 
-def parse_timestamps(series: pd.Series, file_label: str, column: str) -> pd.Series:
-    """datetime64[ns], tz-naive UTC (tz-aware values are converted, so mixed offsets still order correctly).
+@dataclass(frozen=True)
+class EventRows:
+    """clean_event_rows' result: TIMESTAMP is datetime64[us] until the implausible times are dropped."""
+    frame: pd.DataFrame
+    numeric: list[str]
+    has_type: bool
+    times: ParsedTimes
 
-    ISO 8601 is parsed vectorised first; only the leftovers go through pandas' slow per-value 'mixed' parser.
-    """
-    if pd.api.types.is_datetime64_any_dtype(series):
-        parsed = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz is not None else series
-    elif pd.api.types.is_numeric_dtype(series):
-        raise InputError(f"{file_label}: column '{column}' holds numbers (e.g. {series.iloc[0]!r}), not date-times; "
-                         "write them like '2025-03-01 14:30' (ISO 8601).")
-    else:
-        text = series.astype("string").str.strip()
-        usable = text.notna() & (text != "") & ~text.str.lower().isin(RELATIVE_WORDS)
-        parsed = pd.to_datetime(text.where(usable), format="ISO8601", errors="coerce", utc=True)
-        if (retry := usable & parsed.isna()).any():
-            parsed[retry] = pd.to_datetime(text[retry], format="mixed", errors="coerce", utc=True)
-        parsed = parsed.dt.tz_localize(None)
-    bad = parsed.isna() | (parsed < pd.Timestamp.min) | (parsed > pd.Timestamp.max)
-    if bad.any():
-        raise InputError(f"{file_label}: column '{column}' has missing or unparsable timestamps at "
-                         f"{show_rows(rows_where(bad))}: {show_values(distinct(series[bad]))}; "
-                         "expected date-times like '2025-03-01 14:30' (ISO 8601).")
-    return parsed.astype("datetime64[ns]")
+
+def parse_timestamps(series: pd.Series, file_label: str, column: str, fmt: TimeFormat | None = None,
+                     dayfirst: bool | None = None) -> pd.Series:
+    """datetime64[ns], tz-naive UTC, parsed with one format for the column (pipeline/data/timestamps.py): `fmt`
+    when given (e.g. the training run's), else decided on the values. For callers that need only the values."""
+    parsed = parse_times(series, file_label, column, fmt, dayfirst)
+    if message := parsed.offsets.message(file_label, column):
+        log.warning(message)
+    return as_ns(parsed.values, series, file_label, column)
+
+
+def as_ns(values: pd.Series, raw: pd.Series, file_label: str, column: str) -> pd.Series:
+    """datetime64[ns]; a time it cannot hold (before 1677, after 2262) is implausible for an event anyway."""
+    outside = (values < pd.Timestamp.min) | (values > pd.Timestamp.max)
+    if outside.any():
+        raise InputError(f"{file_label}: column '{column}' has implausible timestamps at "
+                         f"{show_rows(rows_where(outside))}: {show_values(distinct(raw[outside]))}.")
+    return values.astype("datetime64[ns]")
 
 
 def parse_cutoff(value: str | None, key: str = "data.cutoff") -> pd.Timestamp | None:
@@ -147,29 +163,72 @@ def settle_unknown(unknown_ids: pd.Series, total: int, customer_ids: pd.Series, 
 
 
 def validate_events(frame: pd.DataFrame, p: DataParams, file_label: str, customer_ids: pd.Series, *,
-                    customers_label: str = "the customers file", report: Report | None = None) -> CleanEvents:
-    """Check and canonicalise an event log; events of unknown customers are dropped (a few) or an error."""
+                    customers_label: str = "the customers file", report: Report | None = None,
+                    time_format: TimeFormat | None = None, bulk: bool = True,
+                    now: pd.Timestamp | None = None) -> CleanEvents:
+    """Check and canonicalise an event log; events of unknown customers are dropped (a few) or an error.
+
+    `time_format`: the timestamp format to hold (a training run's), else decided on the column. `bulk`: also
+    drop times far outside the bulk of the log (training only: at scoring a customer's events must not depend
+    on the other rows). `now`: the wall clock the future rule measures against (tests)."""
     report = report if report is not None else Report()
-    out, values, has_type = clean_event_rows(frame, p, file_label, report)
+    rows = clean_event_rows(frame, p, file_label, report, time_format=time_format)
+    settle_offsets(rows.times.offsets, file_label, p.timestamp_column, report)
+    found, implausible = implausible_in_memory(rows.frame[TIMESTAMP], future_limit(now), bulk)
+    found.settle(len(rows.frame), file_label, p.timestamp_column, report)
+    out = rows.frame[~implausible]
+    out = out.assign(**{TIMESTAMP: out[TIMESTAMP].astype("datetime64[ns]")})
+    out = drop_duplicate_rows(out, file_label, report)
     out = _drop_unknown(out, pd.Series(customer_ids, dtype=object), p, file_label, customers_label, report)
     # mergesort is stable: same-time events keep their file order, so the sequence order is reproducible.
     out = out.sort_values([ID, TIMESTAMP], kind="mergesort").reset_index(drop=True)
-    return CleanEvents(out, values, has_type)
+    return CleanEvents(out, rows.numeric, rows.has_type, rows.times.fmt)
+
+
+def settle_offsets(tally: OffsetTally, file_label: str, column: str, report: Report) -> None:
+    """Offset-aware and naive values in one column: converted to UTC with a warning (see README's contract)."""
+    if message := tally.message(file_label, column):
+        report.warn(message)
+
+
+def drop_duplicate_rows(events: pd.DataFrame, file_label: str, report: Report) -> pd.DataFrame:
+    """Rows equal to an earlier row in every column: counted; dropped only when every row has a twin."""
+    copies = events.duplicated(keep="first")
+    every = bool(len(events)) and bool(events.duplicated(keep=False).all())
+    settle_duplicates(int(copies.sum()), every, rows_of(copies)[:MAX_SHOWN], file_label, report)
+    return events[~copies] if every else events
+
+
+def settle_duplicates(n: int, every: bool, rows: list[int], file_label: str, report: Report) -> None:
+    """`n` rows repeat an earlier one; `every`: each row has a twin, i.e. the log was exported (at least) twice.
+
+    Then the copies carry nothing and would multiply every count, so they are dropped; otherwise identical events
+    can be real (two equal purchases in a day), so they are kept. Both are warned and counted in meta.json."""
+    report.dropped["duplicate_event_rows"] = n
+    report.dropped["events_duplicate_dropped"] = n if every else 0
+    if every:
+        report.warn(f"{file_label}: every event row appears more than once ({n:,} copies of earlier rows, "
+                    f"{show_rows(rows, n)}): the log looks exported twice; the copies were dropped.")
+    elif n:
+        report.warn(f"{file_label}: {n:,} event rows repeat an earlier row in every column ({show_rows(rows, n)}); "
+                    "kept, as identical events can be real; counted in meta.json dropped.duplicate_event_rows.")
 
 
 def clean_event_rows(frame: pd.DataFrame, p: DataParams, file_label: str, report: Report,
-                     drop_empty: bool = True) -> tuple[pd.DataFrame, list[str], bool]:
-    """The per-row checks: (ID, TIMESTAMP, [EVENT_TYPE], value columns; value column names; typed?), in file
-    order and with the frame's index (pipeline/data/event_chunks.py runs them on each chunk of a long log)."""
+                     drop_empty: bool = True, time_format: TimeFormat | None = None,
+                     origin: str = "the training run's format") -> EventRows:
+    """The per-row checks: ID, TIMESTAMP, [EVENT_TYPE], value columns, in file order and with the frame's index
+    (pipeline/data/event_chunks.py runs them on each chunk of a long log, holding the first chunk's format)."""
     require_column(frame, p.id_column, file_label, "id", "data.id_column")
     require_column(frame, p.timestamp_column, file_label, "timestamp", "data.timestamp_column")
-    out = pd.DataFrame({ID: clean_ids(frame[p.id_column], file_label, p.id_column),
-                        TIMESTAMP: parse_timestamps(frame[p.timestamp_column], file_label, p.timestamp_column)})
+    ids = clean_ids(frame[p.id_column], file_label, p.id_column)
+    times = parse_times(frame[p.timestamp_column], file_label, p.timestamp_column, time_format, p.dayfirst, origin)
+    out = pd.DataFrame({ID: ids, TIMESTAMP: times.values})
     has_type = _has_event_type(frame, p, file_label, report)
     if has_type:
         out[EVENT_TYPE] = to_text(frame[p.event_type_column])
     values = _value_columns(frame, p, file_label, report, drop_empty)
-    return pd.concat([out, pd.DataFrame(values, index=frame.index)], axis=1), list(values), has_type
+    return EventRows(pd.concat([out, pd.DataFrame(values, index=frame.index)], axis=1), list(values), has_type, times)
 
 
 def apply_cutoff(events: pd.DataFrame, cutoff: pd.Timestamp | None, file_label: str, report: Report) -> pd.DataFrame:

@@ -101,3 +101,62 @@ def test_decisions_over_the_whole_log_are_taken_once(tmp_path, write_table, writ
         run(mismatched)
     with pytest.raises(InputError, match="all 60 events are at/after the cutoff"):
         run(events, cutoff="2024-01-01")
+
+
+def run_both(tmp_path, write_table, write_params, events: pd.DataFrame, suffix: str, **data):
+    """prepare() on the same log whole and in chunks of 17 rows: [(meta, events)] of each."""
+    customers = make_customers(60)
+    out = []
+    for rows in (10_000, 17):
+        cust, ev = write_table(customers, f"customers{suffix}"), write_table(events, f"events{suffix}")
+        params = write_params(f"params{rows}.yaml", seed=1, data={
+            "source": "files", "customers": str(cust), "events": str(ev), "event_chunk_rows": rows, **data})
+        (tmp_path / f"scratch{rows}").mkdir(exist_ok=True)
+        write_prepared(prepare(load_params(params), tmp_path / f"scratch{rows}"), tmp_path / f"out{rows}")
+        out.append((read_json(tmp_path / f"out{rows}" / "meta.json"),
+                    read_table(tmp_path / f"out{rows}" / "events.parquet", "prepared events", (ID,))))
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_implausible_times_offsets_and_duplicates_in_chunks_equal_the_whole_log(suffix, tmp_path, write_table,
+                                                                                 write_params):
+    events = make_events(make_customers(60)["customer_id"].tolist(), per_customer=5, seed=4)   # 300 events
+    events.loc[10, "timestamp"] = "1899-12-30"             # Excel's day zero (chunk 1)
+    events.loc[200, "timestamp"] = "2099-01-01 00:00:00"   # the future (chunk 12)
+    events.loc[250, "timestamp"] = "1952-06-01 00:00:00"   # far before the bulk: only the whole log tells
+    events.loc[100:119, "timestamp"] = events.loc[100:119, "timestamp"] + "Z"   # offsets in some chunks only
+    events.loc[61] = events.loc[60]                        # one exact duplicate: kept, counted
+    (whole_meta, whole), (chunked_meta, chunked) = run_both(tmp_path, write_table, write_params, events, suffix)
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked_meta == whole_meta
+    assert whole_meta["dropped"]["events_implausible_time"] == 3 and len(whole) == 297
+    assert whole_meta["dropped"]["duplicate_event_rows"] == 1 and whole_meta["dropped"]["events_duplicate_dropped"] == 0
+    assert whole_meta["timestamp_format"] == "ISO8601"
+    warnings = " ".join(whole_meta["warnings"])
+    assert "at rows [11]: ['1899-12-30 00:00:00']" in warnings
+    assert "at rows [201]: ['2099-01-01 00:00:00']" in warnings and "at rows [251]: ['1952-06-01 00:00:00']" in warnings
+    assert "mixes times with a UTC offset (20, rows [101, 102, 103, 104, 105] (+15 more))" in warnings
+    assert "1 event rows repeat an earlier row in every column (rows [62])" in warnings
+
+
+def test_a_log_exported_twice_is_deduplicated_in_chunks_as_in_memory(tmp_path, write_table, write_params):
+    events = make_events(make_customers(60)["customer_id"].tolist(), per_customer=2, seed=4)
+    twice = pd.concat([events, events], ignore_index=True)
+    (whole_meta, whole), (chunked_meta, chunked) = run_both(tmp_path, write_table, write_params, twice, ".csv")
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked_meta == whole_meta and len(whole) == 120
+    assert whole_meta["dropped"]["duplicate_event_rows"] == 120 == whole_meta["dropped"]["events_duplicate_dropped"]
+
+
+def test_the_first_chunk_decides_the_format_and_later_chunks_hold_it(tmp_path, write_table, write_params):
+    events = make_events(make_customers(60)["customer_id"].tolist(), per_customer=2, seed=4)
+    events["timestamp"] = pd.to_datetime(events["timestamp"]).dt.strftime("%d/%m/%Y %H:%M")
+    events.loc[0, "timestamp"] = "20/01/2025 10:00"       # a day > 12 in the first chunk: day-first
+    (whole_meta, whole), (chunked_meta, chunked) = run_both(tmp_path, write_table, write_params, events, ".csv")
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert chunked_meta == whole_meta and whole_meta["timestamp_format"] == "day-first"
+    events.loc[45, "timestamp"] = "04/13/2025 10:00"      # file row 46, in the third chunk: month-first
+    with pytest.raises(InputError, match=r"column 'timestamp' is day-first \(decided on rows 1-17\) but rows \[46\] "
+                                         r"hold month-first dates: \['04/13/2025 10:00'\]"):
+        run_both(tmp_path, write_table, write_params, events, ".csv", event_chunk_rows=17)

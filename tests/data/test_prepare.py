@@ -24,7 +24,7 @@ from pipeline.prepare import main
 ROOT = REPO
 META_KEYS = ["source", "files", "columns", "numeric", "categorical", "has_events", "has_event_type", "has_truth",
              "event_numeric", "event_types", "cutoff", "as_of", "n_train", "n_test", "positive_rate_train",
-             "n_events", "dropped", "warnings"]
+             "n_events", "timestamp_format", "dropped", "warnings"]
 
 
 @pytest.fixture

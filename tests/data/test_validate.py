@@ -190,8 +190,10 @@ def test_events_canonical_sorted_and_typed(customers_frame, events_frame):
 
 
 def test_timestamp_formats_and_timezones():
-    raw = pd.Series(["2025-03-01 10:00", "2025-03-01T12:00:00+02:00", "2025-03-01T10:00:00Z", "03/01/2025 10:00"])
-    assert parse_timestamps(raw, EV, "ts").tolist() == [pd.Timestamp("2025-03-01 10:00")] * 4
+    raw = pd.Series(["2025-03-01 10:00", "2025-03-01T12:00:00+02:00", "2025-03-01T10:00:00Z"])
+    assert parse_timestamps(raw, EV, "ts").tolist() == [pd.Timestamp("2025-03-01 10:00")] * 3
+    with pytest.raises(InputError, match=r"unparsable timestamps at rows \[2\]: \['03/01/2025 10:00'\]; expected ISO"):
+        parse_timestamps(pd.Series(["2025-03-01 10:00", "03/01/2025 10:00"]), EV, "ts")   # one format per column
     aware = pd.Series(pd.to_datetime(["2025-03-01 12:00"]).tz_localize("Europe/Oslo"))
     assert parse_timestamps(aware, EV, "ts").iloc[0] == pd.Timestamp("2025-03-01 11:00")
     assert parse_cutoff("2025-03-01T02:00:00+02:00") == pd.Timestamp("2025-03-01")
