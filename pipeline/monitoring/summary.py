@@ -123,9 +123,10 @@ def drift_message(summary: dict[str, Any], where: str) -> tuple[int, str]:
                          f"{where}"
 
 
-def write_summary(reference: DriftReference, counts: DriftCounts, out: Path) -> Path:
-    """<out>.drift.json beside the scores file `out` (atomically), and its one log line; returns its path."""
-    summary = summarize(reference, counts)
+def write_summary(reference: DriftReference, counts: DriftCounts, out: Path, as_of: str = "") -> Path:
+    """<out>.drift.json beside the scores file `out` (atomically), and its one log line; returns its path.
+    `as_of`: the scores' reference time (ISO; empty for a model without time), recorded with them."""
+    summary = {"as_of": as_of} | summarize(reference, counts)
     path = drift_path(out)
     write_json(summary, path)
     log.log(*drift_message(summary, str(path)))

@@ -21,7 +21,7 @@ from pipeline.monitoring.psi import DriftCounts, count
 from pipeline.monitoring.reference import DriftReference
 from pipeline.core.errors import InputError
 from pipeline.serving.chunks import (
-    check_unknown,
+    has_rows,
     iter_customers,
     partition_events,
     read_id_column,
@@ -38,10 +38,11 @@ class BatchJob:
     customers: Path
     events: Path | None
     out: Path
-    as_of: pd.Timestamp | None = None      # None: the scorer's default (data.cutoff, else latest event + 1 s)
+    as_of: pd.Timestamp | None = None      # None: params data.cutoff, else an error for a model that uses time
     threshold: float | None = None         # None: the family's tuned threshold
     explain: int = 0                       # reasons per customer (0: none)
     chunk_size: int = 100_000
+    no_events: bool = False                # the user says these customers have no events (--no-events)
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,20 @@ def score_whole(scorer: Scorer, job: BatchJob) -> Scored:
     """Small files: both tables in memory, one call (the path the exact-reproduction test checks)."""
     id_column = scorer.data.id_column
     customers = read_table(job.customers, "customers", (id_column,))
-    events = None if job.events is None else read_table(job.events, "events", (id_column,))
     labels = {"customers": str(job.customers), "events": str(job.events)}
+    events, no_events = read_events(job, id_column)
     return scorer.score(customers, events, labels=labels, as_of=job.as_of, threshold=job.threshold,
-                        explain=job.explain)
+                        explain=job.explain, no_events=no_events)
 
 
-def _as_of(scorer: Scorer, job: BatchJob, latest: pd.Timestamp | None) -> pd.Timestamp | None:
-    if job.as_of is not None:
-        return job.as_of
-    return scorer.default_as_of(None if latest is None else pd.Series([latest]))
+def read_events(job: BatchJob, id_column: str) -> tuple[pd.DataFrame | None, bool]:
+    """The whole event log, and whether the user said there are none: --no-events, or a file with a header and
+    no rows ("no events yet": accepted, not refused as an empty file)."""
+    if job.events is None:
+        return None, job.no_events
+    if not has_rows(job.events, "events"):
+        return None, True
+    return read_table(job.events, "events", (id_column,)), False
 
 
 def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series,
@@ -84,22 +89,22 @@ def score_chunked(scorer: Scorer, job: BatchJob, ids: pd.Series,
     """Large files: events partitioned by customers chunk once, then chunk after chunk with a progress line."""
     size, id_column, n = job.chunk_size, scorer.data.id_column, len(ids)
     frames, seen, drift = [], set(), None
+    as_of = scorer.resolve_as_of(job.as_of)   # once, before any row is read: never from the rows
     with scratch_dir(job.out.parent, "predict") as work:
-        parts = None
+        parts, no_events = None, job.no_events
         if job.events is not None:
-            want_latest = job.as_of is None and scorer.data.cutoff is None
-            parts = partition_events(job.events, ids, size, Path(work), id_column,
-                                     scorer.data.timestamp_column if want_latest else None)
-            check_unknown(parts, scorer.data.max_unmatched_event_share, id_column, job.events, job.customers)
-        as_of = _as_of(scorer, job, None if parts is None else parts.latest)
+            parts = partition_events(job.events, ids, size, Path(work), id_column, str(job.customers))
+            for note in parts.notes:
+                log.info(note)
+            no_events = not parts.n_events   # a header and no rows: "no events yet"
         log.info("predict: %s customers in %d chunks, as-of %s", f"{n:,}", -(-n // size), as_of)
         start, done = time.perf_counter(), 0
         for i, customers in enumerate(iter_customers(job.customers, id_column, size)):
             where = f"(rows {done + 1:,}-{done + len(customers):,})"
             labels = {"customers": f"{job.customers} {where}", "events": f"{job.events} (customers of {where})"}
-            events = None if parts is None else read_part(parts.paths[i], id_column)
+            events = None if parts is None or no_events else read_part(parts.paths[i], id_column)
             scored = scorer.score(customers, events, labels=labels, as_of=as_of, threshold=job.threshold,
-                                  explain=job.explain, quiet=True)
+                                  explain=job.explain, quiet=True, no_events=no_events)
             for note in (x.replace(f" {where}", "") for x in scored.notes):   # each distinct note once
                 if note not in seen:
                     seen.add(note)

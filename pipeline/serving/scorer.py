@@ -5,11 +5,13 @@
   models/tuned/<family>/            the tuned model and its info.json (threshold, feature columns)
   reports/metrics.json              which family is `best` (chosen by CV score in evaluate)
   data/interim/prepared/meta.json   the training run's column names and feature types
-  params.yaml                       data section: ignore list, unmatched-event share, data.cutoff
+  params.yaml                       data section: ignore list, data.cutoff (the default as-of)
 
-`Scorer.score(customers, events)` validates raw tables with the training contract
+`Scorer.score(customers, events, as_of=...)` resolves the reference time by the one rule (`resolve_as_of`:
+explicit, else data.cutoff, else an error for a model that uses time; never from the rows), keeps the events of
+these customers (pipeline/serving/ids.py), validates raw tables with the training contract
 (`pipeline.data.contract.validate_tables(require_target=False)`), runs `CustomerTransform.transform` and the model,
-and returns customer_id, probability, label (+ reasons with `explain`). `add_rank` adds rank
+and returns customer_id, probability, label, as_of (+ reasons with `explain`). `add_rank` adds rank
 (1 = highest probability, ties in file order) and decile (1 = the top 10 %).
 """
 from __future__ import annotations
@@ -26,17 +28,20 @@ import pandas as pd
 from pipeline.core.errors import InputError
 from pipeline.core.io import read_json
 from pipeline.core.params import DataParams, load_params
-from pipeline.core.schema import ID, TIMESTAMP
+from pipeline.core.schema import ID
 from pipeline.data.contract import validate_tables
-from pipeline.data.validate_customers import columns_hint, require_column
+from pipeline.data.validate_customers import clean_ids, columns_hint, require_column
 from pipeline.data.validate_events import apply_cutoff, parse_cutoff
 from pipeline.featurization.transform import CustomerTransform, load_transform
 from pipeline.models import store as model_store
 from pipeline.models.registry import FAMILIES
+from pipeline.serving.ids import IdMatch
 
 log = logging.getLogger(__name__)
 
-PROBABILITY, LABEL, RANK, DECILE = "probability", "label", "rank", "decile"
+PROBABILITY, LABEL, RANK, DECILE, AS_OF = "probability", "label", "rank", "decile", "as_of"
+AS_OF_CHOICES = ("an ISO date/time (e.g. 2026-02-01), 'now' (the current UTC time) or 'training' (the training "
+                 "run's as-of, to reproduce its test split)")
 TRANSFORM = Path("models/transform.skops")
 TUNED = Path("models/tuned")
 METRICS = Path("reports/metrics.json")
@@ -108,32 +113,59 @@ class Scorer:
     def threshold(self) -> float:
         return float(self.info["threshold"])
 
-    def default_as_of(self, events: pd.Series | None) -> pd.Timestamp | None:
-        """data.cutoff if set; else the latest event + 1 s (as prepare does); else the training as_of."""
-        if self.data.cutoff is not None:
-            return parse_cutoff(self.data.cutoff)
-        if events is not None and len(events):
-            return events.max() + pd.Timedelta(seconds=1)
-        as_of = self.meta.get("as_of")
-        return pd.Timestamp(as_of) if as_of else None
+    @property
+    def uses_time(self) -> bool:
+        """Trained with events, or with date columns measured to the reference time: then as-of matters."""
+        return self.transform.builder.events is not None or bool(self.meta.get("dates"))
+
+    def default_as_of(self) -> pd.Timestamp | None:
+        """params data.cutoff if set; never anything derived from the scored rows."""
+        return parse_cutoff(self.data.cutoff)
+
+    def parse_as_of(self, value: str) -> pd.Timestamp:
+        """--as-of: an ISO date/time, 'now' (the current UTC time, to the second) or 'training' (meta.json as_of)."""
+        word = value.strip().lower()
+        if word == "now":
+            return pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+        if word == "training":
+            if not self.meta.get("as_of"):
+                raise InputError("--as-of training: the training run recorded no as-of (meta.json); give a date.")
+            return pd.Timestamp(self.meta["as_of"])
+        try:
+            return parse_cutoff(value, "--as-of")
+        except InputError:
+            raise InputError(f"--as-of {value!r} is not a date/time; expected {AS_OF_CHOICES}.") from None
+
+    def resolve_as_of(self, value: pd.Timestamp | str | None) -> pd.Timestamp | None:
+        """The one rule for the reference time: given, else data.cutoff, else an error for a model that uses
+        time (a default taken from the scored rows would make a score depend on the other rows); None for a
+        model without time."""
+        as_of = self.parse_as_of(value) if isinstance(value, str) else value
+        as_of = self.default_as_of() if as_of is None else as_of
+        if not self.uses_time:
+            return None
+        if as_of is None:
+            raise InputError(f"the {self.family} model measures recency to a reference time: give --as-of with "
+                             f"{AS_OF_CHOICES} (or set params data.cutoff).")
+        return as_of
 
     def score(self, customers: pd.DataFrame, events: pd.DataFrame | None, *, labels: dict[str, str] | None = None,
-              as_of: pd.Timestamp | str | None = None, threshold: float | None = None, explain: int = 0, quiet: bool = False) -> Scored:
-        """Raw customers (+ events) -> probabilities; bad input raises InputError (one line)."""
+              as_of: pd.Timestamp | str | None = None, threshold: float | None = None, explain: int = 0,
+              quiet: bool = False, no_events: bool = False) -> Scored:
+        """Raw customers (+ events) -> probabilities; bad input raises InputError (one line).
+
+        `events` None needs `no_events=True` for a model trained with events; an events table with no rows
+        means the same ("no events yet"). Events of other customers are ignored (pipeline/serving/ids.py)."""
         labels = labels or {"customers": "customers", "events": "events"}
+        as_of = self.resolve_as_of(as_of)
         notes: list[str] = []
-        given, events = events is not None, None if events is not None and events.empty else events
-        if events is not None and self.transform.builder.events is None:
-            notes.append(f"{labels['events']}: the model was trained without events; the events are ignored.")
-            events = None
+        events = self._check_events(events, no_events, labels, notes)
         customers, events = self._trim(customers, events, labels, notes)
-        if not given and self.transform.builder.events is not None:
-            notes.append(f"{labels['customers']}: no events given: every customer is scored as having no events.")
+        if events is not None:
+            events, matched = own_events(customers, events, self.data.id_column, labels)
+            notes += matched
         clean, ev, report = validate_tables(customers, events, self.data, labels, require_target=False,
                                             features=self.meta)
-        as_of = parse_cutoff(as_of, "--as-of") if isinstance(as_of, str) else as_of
-        if as_of is None:
-            as_of = self.default_as_of(None if ev is None else ev.frame[TIMESTAMP])
         ev_frame = None if ev is None else apply_cutoff(ev.frame, as_of, labels["events"], report)
         notes += unseen_levels(self.transform, clean.frame, labels["customers"])
         for note in [] if quiet else notes:   # chunked callers log each distinct note once
@@ -141,6 +173,21 @@ class Scorer:
         frame, matrix = self._predict(clean.frame, ev_frame, as_of, threshold, explain)
         notes += report.warnings   # already logged as warnings by the validators
         return Scored(frame, notes, as_of, clean.frame, matrix)
+
+    def _check_events(self, events: pd.DataFrame | None, no_events: bool, labels: dict[str, str],
+                      notes: list[str]) -> pd.DataFrame | None:
+        """None when there are none to use; an events model given no events without being told is an error."""
+        if self.transform.builder.events is None:
+            if events is not None and not events.empty:
+                notes.append(f"{labels['events']}: the model was trained without events; the events are ignored.")
+            return None
+        if events is None and not no_events:
+            raise InputError(f"the {self.family} model uses the customers' events: give them (--events), or say "
+                             "they have none yet (--no-events, or an events file with a header and no rows).")
+        if events is None or no_events:
+            notes.append(f"{labels['customers']}: no events given: every customer is scored as having no events.")
+            return None
+        return None if events.empty else events   # none of these customers' events: they have none
 
     def _trim(self, customers: pd.DataFrame, events: pd.DataFrame | None, labels: dict[str, str],
               notes: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -178,7 +225,8 @@ class Scorer:
         info = self.info
         p = model_store.predict_calibrated(info, self.model, inputs.matrix, inputs.sequences)
         cut = self.threshold if threshold is None else threshold
-        out = pd.DataFrame({ID: inputs.matrix[ID].to_numpy(), PROBABILITY: p, LABEL: (p >= cut).astype("int8")})
+        out = pd.DataFrame({ID: inputs.matrix[ID].to_numpy(), PROBABILITY: p, LABEL: (p >= cut).astype("int8"),
+                            AS_OF: "" if as_of is None else as_of.isoformat()})
         if explain:
             from pipeline.explanation.contributions import top_reasons
 
@@ -207,6 +255,15 @@ def unseen_levels(transform: CustomerTransform, customers: pd.DataFrame, label: 
             notes.append(f"{label}: column '{column}' has {n} value(s) of level(s) unseen in training, e.g. "
                          f"{shown}: scored as the 'infrequent' level (or no level).")
     return notes
+
+
+def own_events(customers: pd.DataFrame, events: pd.DataFrame, id_column: str,
+               labels: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """The events of these customers (the others ignored, noted); an id-format mismatch raises (IdMatch)."""
+    matcher = IdMatch.of(clean_ids(customers[id_column], labels["customers"], id_column))
+    position = matcher.add(clean_ids(events[id_column], labels["events"], id_column))
+    notes = matcher.settle(labels["events"], labels["customers"], id_column)
+    return (events if matcher.n_ignored == 0 else events[position >= 0]), notes
 
 
 def add_rank(frame: pd.DataFrame) -> pd.DataFrame:

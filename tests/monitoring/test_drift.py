@@ -153,7 +153,7 @@ def test_the_features_stage_fits_the_reference_on_the_train_split_only(project):
 
 
 def run(project, *args):
-    predict.main(["--root", str(project), *map(str, args)])
+    predict.main(["--root", str(project), "--as-of", "training", *map(str, args)])   # events model: explicit as-of
 
 
 def shifted_files(tmp_path, n=400, shift_sd=2.0):
