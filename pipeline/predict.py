@@ -1,20 +1,10 @@
-"""Score new customers with the saved transform and a tuned model (never refits anything).
-
-Reads a customers file (CSV or Parquet, the training run's columns; a target column is ignored; none for a
-model of an event log alone: everyone in --events) and an event log; writes customer_id, probability, label,
-rank, decile, as_of (+ reasons with --explain) as CSV or Parquet, by the --out extension, atomically. Input is checked
-with the training contract (pipeline.data.contract.validate_tables); past --chunk-size customers, chunk by chunk.
-Beside the scores it writes their drift from the training distribution (--out scores.csv -> scores.drift.json,
-pipeline/monitoring/), with one warning line naming the top drifting features when drift is large (a run made
-before drift monitoring, without models/drift_reference.json: a note and no drift file).
-"""
+"""Score new customers with the saved transform and a tuned model (never refits anything): checked with the
+training contract, scored whole or chunk by chunk (pipeline/serving/), written atomically with their drift."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.core.errors import InputError, cli, setup_logging
@@ -23,27 +13,25 @@ from pipeline.explanation.contributions import explainable_families
 from pipeline.models.store import ENSEMBLE
 from pipeline.monitoring.reference import DriftReference, find_reference
 from pipeline.monitoring.summary import write_summary
-from pipeline.serving.batch import BatchJob, ScoredFile, customers_from_events, score_file, write_scores
+from pipeline.serving.batch import (
+    SCORES_HELP,
+    BatchJob,
+    ScoredFile,
+    customers_from_events,
+    out_folder,
+    score_file,
+    write_scores,
+)
 from pipeline.serving.scorer import AS_OF, AS_OF_CHOICES, CHOICES, Scorer, add_rank
 
 log = logging.getLogger(__name__)
 
 OUT_SUFFIXES = (".csv", ".parquet")
-EPILOG = """rank: 1 = the highest probability (ties keep file order). decile: 1 = the top 10 % of the scored
-customers, 10 = the bottom 10 %. label: 1 when probability >= the threshold (the tuned threshold of the
-model's family, chosen on out-of-fold train predictions, unless --threshold is given).
-as-of: the reference time: events at/after it are dropped (counted and warned); recency features are measured to
-it. Required for a model that uses time (trained with events or dates) unless params data.cutoff is set (then the
-default); never taken from the scored rows, so a customer's score does not depend on the others in the file.
-Recorded in the as_of column and in the drift file. Events of customers not in --customers are ignored (counted).
-explain: reason_i, reason_i_value (the model input), reason_i_effect (log-odds for logreg and the boosting families,
-probability for forest).
-drift: per feature PSI against models/drift_reference.json (< 0.1 stable, 0.1-0.25 moderate, > 0.25 large), status
-and bins compared; overall status, top drifting, n scored; judged from 200 customers on (pipeline/monitoring/)."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog="python -m pipeline.predict", description=__doc__.split("\n\n")[0], epilog=EPILOG)
+    ap = argparse.ArgumentParser(prog="python -m pipeline.predict", description=__doc__.split("\n\n")[0],
+                                 epilog=SCORES_HELP)
     ap.add_argument("--customers", type=Path,
                     help="customers file (.csv or .parquet); optional for a model without static columns (trained "
                          "on an event log alone): then everyone in --events is scored")
@@ -105,24 +93,6 @@ def score(args: argparse.Namespace, scorer: Scorer, reference: DriftReference | 
         job = BatchJob(customers, args.events, args.out, args.as_of, args.threshold, args.explain, args.chunk_size,
                        args.no_events)
         return score_file(scorer, job, reference)
-
-
-@contextlib.contextmanager
-def out_folder(out: Path) -> Iterator[None]:
-    """--out's folder, created when missing (`--out results/scores.csv` should just work) and removed again if
-    scoring fails before anything is written there, so bad input leaves nothing behind."""
-    missing = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InputError(f"{out}: cannot create the folder of --out: {err.strerror or err}.") from None
-    try:
-        yield
-    except BaseException:
-        for folder in missing:   # deepest first; rmdir refuses a folder that is not empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 if __name__ == "__main__":

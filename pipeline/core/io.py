@@ -18,7 +18,6 @@ import pandas as pd
 
 from pipeline.core.reader import TABLE_SUFFIXES, read_table  # noqa: F401  (the one reader)
 from pipeline.core import scratch
-from pipeline.core.errors import InputError
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)   # the earliest time a zip entry can carry: no wall-clock time in outputs
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import logging
 import re
 from collections.abc import Callable, Iterator

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.core.errors import InputError, show_values
+from pipeline.core.errors import InputError, show_rows, show_values
 
 PLACEHOLDERS = frozenset({"?", "??", "-", "--", "---", ".", "n/a", "na", "n.a.", "nan", "null", "none", "#n/a",
                           "#na", "#value!", "#div/0!", "missing", "(blank)", "(null)"})
@@ -201,39 +201,39 @@ def days_before(dates: pd.Series, as_of: pd.Timestamp) -> pd.Series:
     return ((as_of - dates) / pd.Timedelta(days=1)).astype("float64")
 
 
-def parse_dates(series: pd.Series, file_label: str, column: str) -> tuple[pd.Series, pd.Series] | None:
-    """(datetime64 values, implausible mask) when the column holds dates (Parquet dates, or text that parses as
-    one date format in at least NUMERIC_SHARE of its rows: the rest is an error naming the rows); else None.
+def parse_dates(series: pd.Series, file_label: str, column: str, dayfirst: bool | None = None,
+                known: str | None = None) -> tuple[pd.Series, pd.Series, str] | None:
+    """(datetime64 values, implausible mask, format) when the column holds dates: Parquet dates, or text of which
+    at least DATE_SHARE of the values are written as dates (ISO 8601, or day-/month-first decided on the whole
+    column by pipeline/data/timestamps.py; the rest is an error naming the rows); else None.
     Excel's day zero and earlier are implausible: the caller reads them as missing, warned."""
+    from pipeline.data.timestamps import (
+        ISO_START,
+        NATIVE,
+        NUMERIC_DATE,
+        TimeFormat,
+        decide_format,
+        parse_text,
+        rows_of,
+    )
+
     if is_date_dtype(series):
-        parsed = pd.to_datetime(series, utc=True).dt.tz_localize(None)
+        parsed, spec = pd.to_datetime(series, utc=True).dt.tz_localize(None), NATIVE
     else:
         text = series.astype("string").str.strip()
         present = text.notna() & (text != "") & ~is_placeholder(text)
-        if not present.any() or not text[present].str.contains(r"\d", regex=True).all():
+        dateish = present & (text.str.contains(ISO_START, regex=True) | text.str.match(NUMERIC_DATE)).fillna(False)
+        if not present.any() or dateish.sum() < DATE_SHARE * present.sum():
             return None
-        parsed = parse_date_text(text.where(present), file_label, column)
-        if parsed is None:
-            return None
-        bad = present & parsed.isna()
-        if bad.mean() > (1 - DATE_SHARE) * present.mean():
-            return None
-        if bad.any():
-            from pipeline.data.validate_customers import rows_where   # messages count rows as every validator does
-            from pipeline.core.errors import show_rows
-            raise InputError(f"{file_label}: column '{column}' holds dates but has other text at "
-                             f"{show_rows(rows_where(bad))}: {show_values(series[bad].head(5).tolist())}; write "
-                             "dates like '2025-03-01' or list the column in data.categorical.")
-    implausible = parsed.notna() & (parsed < EARLIEST_DATE)
-    return parsed.astype("datetime64[ns]"), implausible
+        fmt = TimeFormat(known) if known and known != NATIVE else \
+            decide_format(text[dateish], file_label, column, dayfirst)
+        parsed, spec = parse_text(text.where(present), fmt)[0], fmt.spec
+        if (bad := present & parsed.isna()).any():
+            raise InputError(f"{file_label}: column '{column}' holds dates ({fmt.describe()}) but not at "
+                             f"{show_rows(rows_of(bad))}: {show_values(series[bad].head(5).tolist())}; write "
+                             "every date the same way, or list the column in data.categorical.")
+    parsed = parsed.astype("datetime64[ns]")
+    return parsed, parsed.notna() & (parsed < EARLIEST_DATE), spec
 
 
 DATE_SHARE = 0.9
-
-
-def parse_date_text(text: pd.Series, file_label: str, column: str) -> pd.Series | None:
-    """Dates written as text, one format for the whole column (ISO 8601; see pipeline/data/timestamps.py)."""
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    if parsed.notna().sum() == 0:
-        return None
-    return parsed.dt.tz_localize(None)

@@ -70,7 +70,7 @@ def build_meta(src: Sources, source: str, customers: CleanCustomers, events: Cle
         # Only when some column held bucket tokens, so meta.json of other tables is unchanged.
         **({"ordered_levels": customers.ordered_levels} if customers.ordered_levels else {}),
         # Only when some column held dates or formatted numbers, so meta.json of plain tables is unchanged.
-        **({"dates": customers.dates} if customers.dates else {}),
+        **({"dates": {c: report.date_formats[c] for c in customers.dates}} if customers.dates else {}),
         **({"number_formats": report.number_formats} if report.number_formats else {}),
         "has_events": events is not None, "has_event_type": typed, "has_truth": src.truth is not None,
         "event_numeric": [] if events is None else events.numeric,

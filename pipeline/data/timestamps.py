@@ -109,7 +109,7 @@ def parse_times(series: pd.Series, file_label: str, column: str, fmt: TimeFormat
     usable = text.notna() & (text != "") & ~text.str.lower().isin(RELATIVE_WORDS)
     if fmt is None or fmt.spec == NATIVE:   # a text column after a Parquet training run decides afresh
         fmt, origin = decide_format(text[usable], file_label, column, dayfirst), "decided on its values"
-    values, aware = _parse_text(text.where(usable), fmt)
+    values, aware = parse_text(text.where(usable), fmt)
     _check_parsed(values, series, file_label, column, fmt, origin)
     return ParsedTimes(values, fmt, _tally(usable, aware))
 
@@ -214,7 +214,7 @@ def _numeric(text: pd.Series, dayfirst: bool) -> pd.Series:
     return stamps.astype("datetime64[us]").reindex(text.index)
 
 
-def _parse_text(text: pd.Series, fmt: TimeFormat) -> tuple[pd.Series, pd.Series]:
+def parse_text(text: pd.Series, fmt: TimeFormat) -> tuple[pd.Series, pd.Series]:
     """(datetime64[us] tz-naive UTC with NaT where a value does not fit `fmt`, whether it had a UTC offset)."""
     no_offset = pd.Series(False, index=text.index)
     if fmt.spec in (DAY_FIRST, MONTH_FIRST):

@@ -168,6 +168,7 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, Any] = field(default_factory=_empty_dropped)
     number_formats: dict[str, dict[str, Any]] = field(default_factory=dict)   # column -> NumberFormat, non-plain only
+    date_formats: dict[str, str] = field(default_factory=dict)                # date column -> its format
 
     def warn(self, message: str) -> None:
         log.warning(message)
@@ -292,7 +293,7 @@ def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, repo
         values = None if name in p.categorical else \
             to_numeric(series, file_label, name, forced, hint, report, p.decimal_comma)
         if values is None and name not in p.categorical:
-            values = _dates(series, file_label, name, report)
+            values = _dates(series, file_label, name, report, p.dayfirst)
             dates += [name] if values is not None else []
         if values is not None:
             cols[name] = values
@@ -309,11 +310,14 @@ def _infer_features(features: pd.DataFrame, p: DataParams, file_label: str, repo
     return CleanCustomers(pd.DataFrame(cols, index=features.index), numeric, categorical, ordered, dates)
 
 
-def _dates(series: pd.Series, file_label: str, column: str, report: Report) -> pd.Series | None:
-    """A date column (text or Parquet dates) as datetime64, or None; never a categorical of dates."""
-    if (found := parse_dates(series, file_label, column)) is None:
+def _dates(series: pd.Series, file_label: str, column: str, report: Report, dayfirst: bool | None = None,
+           known: str | None = None) -> pd.Series | None:
+    """A date column (text or Parquet dates) as datetime64, or None; never a categorical of dates. Its format
+    is recorded (meta.json `dates`) so new data is read as training read it."""
+    if (found := parse_dates(series, file_label, column, dayfirst, known)) is None:
         return None
-    dates, implausible = found
+    dates, implausible, spec = found
+    report.date_formats[column] = spec
     report.warn(f"{file_label}: column '{column}' holds dates: used as days before the reference time.")
     if implausible.any():
         report.warn(f"{file_label}: column '{column}' has implausible dates (Excel's day zero or before 1900) "
@@ -338,22 +342,22 @@ def to_days(clean: CleanCustomers, as_of: pd.Timestamp | None, file_label: str) 
 def _fixed_features(frame: pd.DataFrame, features: Mapping[str, Any], file_label: str, report: Report) -> CleanCustomers:
     """New data: exactly the training run's columns and types; nothing inferred, nothing dropped."""
     numeric, categorical = list(features["numeric"]), list(features["categorical"])
-    dates, formats = list(features.get("dates", [])), features.get("number_formats", {})
+    dates, formats = dict(features.get("dates", {})), features.get("number_formats", {})
     if missing := [c for c in numeric + categorical if c not in frame.columns]:
         raise InputError(f"{file_label}: column(s) {missing} used by the model are missing; columns are {columns_hint(frame.columns)}.")
-    cols = {c: _fixed_dates(frame[c], file_label, c, report) if c in dates else
+    cols = {c: _fixed_dates(frame[c], file_label, c, report, dates[c]) if c in dates else
             to_numeric(frame[c], file_label, c, True, "(the model was trained on numbers)", report,
                        known=format_from(formats.get(c))) for c in numeric}
     cols |= {c: to_text(frame[c]) for c in categorical}
     return CleanCustomers(pd.DataFrame(cols, index=frame.index)[numeric + categorical], numeric, categorical,
-                          dates=dates)
+                          dates=list(dates))
 
 
-def _fixed_dates(series: pd.Series, file_label: str, column: str, report: Report) -> pd.Series:
-    """New data: a column the model reads as dates must hold dates."""
+def _fixed_dates(series: pd.Series, file_label: str, column: str, report: Report, known: str) -> pd.Series:
+    """New data: a column the model reads as dates must hold dates, in the training run's format."""
     if blank(series).all():
         return pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
-    if (values := _dates(series, file_label, column, report)) is None:
+    if (values := _dates(series, file_label, column, report, known=known)) is None:
         raise InputError(f"{file_label}: column '{column}' must hold dates (the model was trained on dates), got "
                          f"{show_values(distinct(series.dropna().head(3)))}.")
     return values

@@ -119,7 +119,8 @@ def _value_columns(frame: pd.DataFrame, p: DataParams, file_label: str, report: 
             drop_empty_column(name, file_label, report)
             continue
         values[name] = to_numeric(frame[name], file_label, name, strict=True,
-                                  hint="or list the column in data.ignore (only the event type may be text)")
+                                  hint="or list the column in data.ignore (only the event type may be text)",
+                                  report=report, decimal_comma=p.decimal_comma)
     return values
 
 

@@ -8,18 +8,20 @@ measured whole without holding its rows.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core.errors import InputError
 from pipeline.core.io import atomic_path, read_table
 from pipeline.core.scratch import scratch_dir
 from pipeline.monitoring.psi import DriftCounts, count
 from pipeline.monitoring.reference import DriftReference
-from pipeline.core.errors import InputError
 from pipeline.serving.chunks import (
     has_rows,
     iter_customers,
@@ -31,6 +33,19 @@ from pipeline.serving.chunks import (
 from pipeline.serving.scorer import Scored, Scorer
 
 log = logging.getLogger(__name__)
+
+SCORES_HELP = """   # what the columns of a scores file mean (predict --help)
+rank: 1 = the highest probability (ties keep file order). decile: 1 = the top 10 % of the scored
+customers, 10 = the bottom 10 %. label: 1 when probability >= the threshold (the tuned threshold of the
+model's family, chosen on out-of-fold train predictions, unless --threshold is given).
+as-of: the reference time: events at/after it are dropped (counted and warned); recency features are measured to
+it. Required for a model that uses time (trained with events or dates) unless params data.cutoff is set (then the
+default); never taken from the scored rows, so a customer's score does not depend on the others in the file.
+Recorded in the as_of column and in the drift file. Events of customers not in --customers are ignored (counted).
+explain: reason_i, reason_i_value (the model input), reason_i_effect (log-odds for logreg and the boosting families,
+probability for forest).
+drift: per feature PSI against models/drift_reference.json (< 0.1 stable, 0.1-0.25 moderate, > 0.25 large), status
+and bins compared; overall status, top drifting, n scored; judged from 200 customers on (pipeline/monitoring/)."""
 
 
 @dataclass(frozen=True)
@@ -149,3 +164,21 @@ def write_scores(frame: pd.DataFrame, out: Path) -> None:
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
+
+
+@contextlib.contextmanager
+def out_folder(out: Path) -> Iterator[None]:
+    """--out's folder, created when missing (`--out results/scores.csv` should just work) and removed again if
+    scoring fails before anything is written there, so bad input leaves nothing behind."""
+    missing = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"{out}: cannot create the folder of --out: {err.strerror or err}.") from None
+    try:
+        yield
+    except BaseException:
+        for folder in missing:   # deepest first; rmdir refuses a folder that is not empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise

@@ -30,7 +30,8 @@ from pipeline.core.io import read_json
 from pipeline.core.params import DataParams, load_params
 from pipeline.core.schema import ID
 from pipeline.data.contract import validate_tables
-from pipeline.data.validate_customers import clean_ids, columns_hint, require_column
+from pipeline.data.timestamps import TimeFormat
+from pipeline.data.validate_customers import clean_ids, columns_hint, require_column, to_days
 from pipeline.data.validate_events import apply_cutoff, parse_cutoff
 from pipeline.featurization.transform import CustomerTransform, load_transform
 from pipeline.models import store as model_store
@@ -164,8 +165,10 @@ class Scorer:
         if events is not None:
             events, matched = own_events(customers, events, self.data.id_column, labels)
             notes += matched
+        known = self.meta.get("timestamp_format")   # the training run's decision, not 10 rows' guess
         clean, ev, report = validate_tables(customers, events, self.data, labels, require_target=False,
-                                            features=self.meta)
+                                            features=self.meta, time_format=TimeFormat(known) if known else None)
+        clean = to_days(clean, as_of, labels["customers"])   # date columns: days before this scoring's as-of
         ev_frame = None if ev is None else apply_cutoff(ev.frame, as_of, labels["events"], report)
         notes += unseen_levels(self.transform, clean.frame, labels["customers"])
         for note in [] if quiet else notes:   # chunked callers log each distinct note once

@@ -72,7 +72,7 @@ def make_storage(url: str, heartbeat: int, grace: int, n_jobs: int = 1,
     shown = safe_url(url)
     try:
         backend = make_url(url).get_backend_name()
-    except ArgumentError as err:
+    except ArgumentError:
         # `from None`: SQLAlchemy's message (and so a traceback) holds the raw URL, password and all
         raise InputError(f"tune: storage {shown!r} is not a database URL (e.g. sqlite:///optuna/studies.db, "
                          "postgresql+psycopg2://user:pass@host/db).") from None

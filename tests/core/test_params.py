@@ -169,6 +169,7 @@ def rules_of(cls: type, prefix: str = "") -> dict[str, tuple]:
 # Settings left free on purpose: names and paths (checked against the files), dates (parsed where used),
 # flags, log-odds and a fill value (any finite number means something), and lists checked by their consumer.
 FREE = {"data.customers", "data.events", "data.id_column", "data.target", "data.positive_label",
+        "data.dayfirst", "data.decimal_comma",   # true, false or null: the type check is the whole rule
         "data.timestamp_column", "data.event_type_column", "data.cutoff", "data.numeric", "data.categorical",
         "data.ignore", "data.synthetic.snapshot_date", "data.synthetic.order_effect",
         "data.synthetic.order_pattern_effect", "label.from_events", "label.cutoff", "split.column",
