@@ -18,9 +18,10 @@ run: $(STAMP)
 test: $(STAMP)
 	python -m pytest -q
 
-# The Streamlit app on the latest run's artifacts (after `make run`).
+# The Streamlit app on the latest run's artifacts (after `make run`), on this machine only: it has no login
+# (README "The app" shows how to expose it behind authentication).
 app: $(STAMP)
-	streamlit run pipeline/app.py
+	streamlit run pipeline/app.py --server.address localhost
 
 venv: $(STAMP)
 

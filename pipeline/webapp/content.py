@@ -1,30 +1,26 @@
-"""What the Streamlit app shows, as plain functions (testable without a browser): the project root,
-known customers and their scores, one customer's reasons, uploaded files scored like `predict` and their
-drift against the training distribution (the summary `predict` writes to scores.drift.json).
+"""What the Streamlit app shows, as plain functions (testable without a browser): its options (project root,
+lookup on or off, upload caps), the held-out customers and their scores, one customer's reasons, and the drift
+table of an upload (uploads themselves: pipeline/webapp/uploads.py).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline.core.errors import InputError
 from pipeline.core.io import read_table
 from pipeline.core.schema import EVENT_TYPE, ID, TARGET, TIMESTAMP
 from pipeline.explanation.contributions import explainable_families
 from pipeline.models import store as model_store
 from pipeline.models.registry import FAMILIES
-from pipeline.monitoring.psi import count
-from pipeline.monitoring.reference import DriftReference
-from pipeline.monitoring.summary import summarize
-from pipeline.serving.batch import event_customers
-from pipeline.serving.scorer import Scored, Scorer, add_rank
+from pipeline.serving.scorer import Scorer, add_rank
+from pipeline.webapp import uploads
+from pipeline.webapp.uploads import Caps
 
 ROOT_ENV = "CUSTOMER_AUTOML_ROOT"
 PREPARED = Path("data/interim/prepared")
@@ -32,12 +28,33 @@ PLOTS = Path("reports/plots")
 N_REASONS = 5
 
 
+@dataclass(frozen=True)
+class AppOptions:
+    root: Path
+    lookup: bool     # the held-out customer lookup (row-level features and events); off with --no-lookup
+    caps: Caps       # per uploaded file
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    ap.add_argument("--root", type=Path)
+    ap.add_argument("--no-lookup", dest="lookup", action="store_false")
+    ap.add_argument("--max-upload-rows", type=int, default=uploads.MAX_UPLOAD_ROWS)
+    ap.add_argument("--max-upload-mb", type=float, default=uploads.MAX_UPLOAD_MB)
+    return ap.parse_known_args(sys.argv[1:] if argv is None else argv)[0]
+
+
+def app_options(argv: list[str] | None = None) -> AppOptions:
+    """The app's flags, after `--` on the streamlit command line: --root DIR (else $CUSTOMER_AUTOML_ROOT, else the
+    current directory), --no-lookup, --max-upload-rows N and --max-upload-mb MB (defaults: webapp/uploads.py)."""
+    args = _parse(argv)
+    root = args.root or Path(os.environ.get(ROOT_ENV, "."))
+    return AppOptions(root, args.lookup, Caps(args.max_upload_rows, int(args.max_upload_mb * 2**20)))
+
+
 def project_root(argv: list[str] | None = None) -> Path:
     """--root after `--` on the streamlit command line, else $CUSTOMER_AUTOML_ROOT, else the current directory."""
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--root", type=Path)
-    args, _ = ap.parse_known_args(sys.argv[1:] if argv is None else argv)
-    return args.root or Path(os.environ.get(ROOT_ENV, "."))
+    return app_options(argv).root
 
 
 def user_columns(frame: pd.DataFrame, meta: dict[str, Any]) -> pd.DataFrame:
@@ -54,18 +71,20 @@ def fitted_families(tuned_dir: Path) -> list[str]:
             and "skipped" not in model_store.read_info(tuned_dir / f)]
 
 
-def known_customers(root: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Train + test customers and their events, as prepare kept them (canonical names)."""
+def held_out_customers(root: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The test split's customers and their events, as prepare kept them (canonical names).
+
+    Only these: the model never saw their labels, so their score is the honest one evaluate measured; a training
+    customer's score is in-sample (the model fitted his label) and would look more certain than it is."""
     prepared = root / PREPARED
-    customers = pd.concat([read_table(prepared / f"{s}.parquet", f"prepared {s}", (ID,)) for s in ("train", "test")],
-                          ignore_index=True)
+    customers = read_table(prepared / "test.parquet", "prepared test", (ID,))
     events_path = prepared / "events.parquet"
     events = read_table(events_path, "prepared events", (ID,)) if events_path.is_file() else None
-    return customers, events
+    return customers, None if events is None else events[events[ID].isin(set(customers[ID]))]
 
 
 def score_known(scorer: Scorer, customers: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
-    """Every known customer scored at the training as-of, ranked: what the lookup shows."""
+    """The held-out customers scored at the training as-of (as evaluate scored them), ranked: what the lookup shows."""
     meta = scorer.meta
     scored = scorer.score(user_columns(customers, meta), None if events is None else user_columns(events, meta),
                           labels={"customers": "prepared customers", "events": "prepared events"},
@@ -83,39 +102,6 @@ def reasons_for(scorer: Scorer, customer: pd.DataFrame, events: pd.DataFrame | N
     rows = [{"feature": frame[f"reason_{i}"].iloc[0], "model input": frame[f"reason_{i}_value"].iloc[0],
              "effect": frame[f"reason_{i}_effect"].iloc[0]} for i in range(1, N_REASONS + 1) if f"reason_{i}" in frame]
     return pd.DataFrame(rows)
-
-
-def read_upload(name: str, data: bytes, role: str, id_column: str) -> pd.DataFrame:
-    """An uploaded file through the CLI's reader (same checks: suffix, empty, header only, parse errors)."""
-    suffix = Path(name).suffix
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(data)
-        try:
-            return read_table(path, role, (id_column,))
-        except InputError as err:
-            raise InputError(str(err).replace(str(path), name)) from None
-
-
-def score_upload(scorer: Scorer, customers: tuple[str, bytes] | None, events: tuple[str, bytes] | None) -> Scored:
-    """Uploaded files -> ranked scores, as `predict` would write them; InputError on bad input. Without a
-    customers file (a model of an event log alone), everyone in the events file, as predict does."""
-    id_column = scorer.data.id_column
-    ev = None if events is None else read_upload(*events, "events", id_column)
-    if customers is None:
-        ids = None if ev is None or id_column not in ev.columns else ev[id_column]
-        frame = event_customers(scorer, ids, "a customers file")
-    else:
-        frame = read_upload(*customers, "customers", id_column)
-    labels = {"customers": customers[0] if customers else "the events' customers",
-              "events": events[0] if events else "events"}
-    scored = scorer.score(frame, ev, labels=labels, quiet=True)
-    return dataclasses.replace(scored, frame=add_rank(scored.frame))
-
-
-def upload_drift(reference: DriftReference | None, scored: Scored) -> dict[str, Any] | None:
-    """The drift summary of an upload (as predict writes it), or None without a drift reference."""
-    return None if reference is None else summarize(reference, count(reference, scored.customers, scored.matrix))
 
 
 def drift_table(summary: dict[str, Any]) -> pd.DataFrame:

@@ -1,12 +1,16 @@
 """The Streamlit views of pipeline/app.py: leaderboard + curves, customer lookup, file upload.
 
-Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.webapp.content and
-pipeline.serving.scorer, so it is testable without a browser. Each view keeps what it showed in
-st.session_state ("lookup", "upload_scores", "upload_drift") for tests and for a download.
+Rendering only; the logic they call (scoring, uploads, reasons) lives in pipeline.webapp.content,
+pipeline.webapp.uploads and pipeline.serving, so it is testable without a browser. Each view keeps what it
+showed in st.session_state ("lookup", "upload_scores", "upload_drift") for tests and for a download. Any
+exception is one line in the page (`one_line_errors`); its traceback goes to the server log only.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,29 @@ from pipeline.monitoring.reference import REFERENCE, DriftReference, find_refere
 from pipeline.monitoring.summary import drift_message
 from pipeline.serving.scorer import DECILE, LABEL, PROBABILITY, RANK, Scorer
 from pipeline.webapp import content as app
+from pipeline.webapp.uploads import Caps, Upload, UploadScores, score_uploads, size
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "error: unexpected error ({}); details in the server log"
+
+
+def show_error(err: Exception) -> None:
+    """One line in the page: an InputError's message (the CLI's), else only the exception's type."""
+    if isinstance(err, InputError):
+        st.error("error: " + " ".join(str(err).splitlines()))
+    else:   # the message and traceback may hold paths or data: the server log only
+        log.error("app: unexpected error", exc_info=err)
+        st.error(UNEXPECTED.format(type(err).__name__))
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """The page's error boundary (Streamlit's own stop and rerun are BaseExceptions and pass through)."""
+    try:
+        yield
+    except Exception as err:   # noqa: BLE001 - shown as one line, logged whole; nothing is skipped silently
+        show_error(err)
 
 
 @st.cache_resource(show_spinner="Loading the model ...")
@@ -34,11 +61,20 @@ def cached_reference(root: str) -> DriftReference | None:
     return find_reference(root)
 
 
-@st.cache_resource(show_spinner="Scoring the known customers ...")
+@st.cache_resource(show_spinner="Scoring the held-out customers ...")
 def cached_known(root: str, family: str) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
-    """(customers, events, ranked scores by id) of the training data, scored once per model."""
-    customers, events = app.known_customers(Path(root))
+    """(customers, events, ranked scores by id) of the test split, scored once per model."""
+    customers, events = app.held_out_customers(Path(root))
     return customers, events, app.score_known(cached_scorer(root, family), customers, events)
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring the upload ...")
+def cached_upload(root: str, family: str, threshold: float, as_of: str, customers_sha: str | None,
+                  events_sha: str | None, caps: tuple[int, int], _scorer: Scorer, _reference: DriftReference | None,
+                  _customers: Upload | None, _events: Upload | None) -> UploadScores:
+    """Scores of uploaded files, keyed by their content, the as-of and the model: a rerun does not rescore.
+    (Streamlit hashes the arguments without a leading underscore; the others are what those keys stand for.)"""
+    return score_uploads(_scorer, _customers, _events, pd.Timestamp(as_of), Caps(*caps), _reference)
 
 
 def leaderboard(root: Path, metrics: dict[str, Any] | None) -> None:
@@ -57,14 +93,20 @@ def leaderboard(root: Path, metrics: dict[str, Any] | None) -> None:
                 st.plotly_chart(figure, key=f"curve_{name}")
 
 
-def lookup(root: Path, scorer: Scorer) -> None:
+def lookup(root: Path, scorer: Scorer, enabled: bool = True) -> None:
+    if not enabled:
+        st.caption("The customer lookup is off (--no-lookup): it shows a customer's own features and events.")
+        return
     customer_id = st.text_input("Customer id", key="customer_id").strip()
     if not customer_id:
-        st.caption("Any customer of the training data (train or test split), scored at the training as-of.")
+        st.caption("A customer of the test split, scored at the training as-of as evaluate scored him: held out, "
+                   "so his score is an honest one. Training customers are not shown: the model fitted their "
+                   "labels, so their scores would look more certain than they are.")
         return
     customers, events, scores = cached_known(str(root), st.session_state.get("family", "best"))
     if customer_id not in scores.index:
-        st.warning(f"customer id {customer_id!r} not found among the {len(scores):,} customers of the training data.")
+        st.warning(f"customer id {customer_id!r} not found among the {len(scores):,} held-out (test split) "
+                   "customers; the lookup shows no training customer.")
         return
     row = scores.loc[customer_id]
     st.session_state["lookup"] = {ID: customer_id, PROBABILITY: float(row[PROBABILITY]), DECILE: int(row[DECILE])}
@@ -99,36 +141,44 @@ def timeline(events: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def upload(scorer: Scorer, reference: DriftReference | None) -> None:
+def as_of_input() -> pd.Timestamp:
+    """The scoring reference time: a day, 00:00 UTC (default today), as `predict --as-of 2026-02-01` takes it."""
+    day = st.date_input("Score as of (00:00 UTC)", value=datetime.now(timezone.utc).date(), key="as_of",
+                        help="Recency features are measured to this time; events at or after it are dropped "
+                             "(counted in the notes). Default: today (UTC). The download's name records it.")
+    return pd.Timestamp(day)
+
+
+def upload(scorer: Scorer, reference: DriftReference | None, root: Path, caps: Caps) -> None:
     events_only = not scorer.meta["numeric"] and not scorer.meta["categorical"]
     st.caption("Upload customers (and optionally their events) with the training run's columns; the scores "
-               "are those `python -m pipeline.predict` writes for the same files."
+               "are those `python -m pipeline.predict` writes for the same files and as-of. Up to "
+               f"{caps.max_rows:,} rows and {size(caps.max_bytes)} per file: larger files go to the CLI."
                + (" This model reads the event log alone: the events file by itself scores everyone in it."
                   if events_only else ""))
     customers = st.file_uploader("Customers (CSV or Parquet)" + (" (optional)" if events_only else ""),
                                  type=["csv", "parquet"], key="customers_file")
     events = st.file_uploader("Events (optional)" if not events_only else "Events (CSV or Parquet)",
                               type=["csv", "parquet"], key="events_file")
+    as_of = as_of_input()
+    st.session_state.pop("upload_scores", None)
+    st.session_state.pop("upload_drift", None)
     if customers is None and not (events_only and events is not None):
         return
-    try:
-        scored = app.score_upload(scorer, None if customers is None else (customers.name, customers.getvalue()),
-                                  None if events is None else (events.name, events.getvalue()))
-        summary = app.upload_drift(reference, scored)
-    except InputError as err:
-        st.session_state.pop("upload_scores", None)
-        st.session_state.pop("upload_drift", None)
-        st.error(f"error: {err}")
-        return
+    files = [None if f is None else Upload(f.name, f.getvalue()) for f in (customers, events)]
+    digests = [None if f is None else f.digest() for f in files]
+    scored = cached_upload(str(root), scorer.family, scorer.threshold, as_of.isoformat(), *digests,
+                           (caps.max_rows, caps.max_bytes), scorer, reference, *files)
     for note in scored.notes:
         st.info(note)
     frame = scored.frame
     st.session_state["upload_scores"] = frame
-    st.write(f"{len(frame):,} customers scored with {scorer.family}; {int(frame[LABEL].sum()):,} labelled 1.")
+    st.write(f"{len(frame):,} customers scored with {scorer.family} as of {as_of:%Y-%m-%d %H:%M} UTC; "
+             f"{int(frame[LABEL].sum()):,} labelled 1.")
     st.dataframe(frame.head(200), hide_index=True)
-    st.download_button("Download scores (CSV)", frame.to_csv(index=False).encode(), file_name="scores.csv",
-                       mime="text/csv", key="download")
-    drift(summary)
+    st.download_button("Download scores (CSV)", frame.to_csv(index=False).encode(), mime="text/csv", key="download",
+                       file_name=f"scores_{scorer.family}_as-of_{as_of:%Y-%m-%d}.csv")
+    drift(scored.drift)
 
 
 def drift(summary: dict[str, Any] | None) -> None:

@@ -127,9 +127,11 @@ def test_a_raw_purchase_log_without_a_customers_file_runs_end_to_end(tmp_path):
     assert (root / "scores.drift.json").is_file()
     # The app's upload scores an events file alone the same way.
     from pipeline.serving.scorer import Scorer
-    from pipeline.webapp.content import score_upload
+    from pipeline.webapp.uploads import MAX_UPLOAD_ROWS, Caps, Upload, score_uploads
 
     raw = (root / "data" / "raw" / "purchases.csv").read_bytes()
-    uploaded = score_upload(Scorer.load(root), None, ("purchases.csv", raw)).frame
+    as_of = pd.to_datetime(sim.events["timestamp"]).max() + pd.Timedelta(seconds=1)   # the CLI's default as-of
+    uploaded = score_uploads(Scorer.load(root), None, Upload("purchases.csv", raw), as_of,
+                             Caps(MAX_UPLOAD_ROWS, len(raw))).frame
     pd.testing.assert_frame_equal(uploaded.reset_index(drop=True)[["customer_id", "probability"]],
                                   scores[["customer_id", "probability"]], check_dtype=False, atol=1e-12)
