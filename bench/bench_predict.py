@@ -53,7 +53,7 @@ def main() -> None:
     out = work / f"scores.{args.format}"
     cmd = [sys.executable, "-m", "pipeline.predict", "--root", str(args.root.resolve()), "--model", args.model,
            "--customers", str(data / f"customers.{args.format}"), "--events", str(data / f"events.{args.format}"),
-           "--chunk-size", str(args.chunk_size), "--out", str(out), *(["--explain"] if args.explain else [])]
+           "--chunk-size", str(args.chunk_size), "--as-of", "training", "--out", str(out), *(["--explain"] if args.explain else [])]
     seconds, rss = timed(cmd, work)
     print(f"predict: {args.customers:,} customers ({args.format}, model {args.model}, chunks of {args.chunk_size:,}"
           f"{', --explain' if args.explain else ''}): {seconds:.1f} s, {args.customers / seconds:,.0f} customers/s, "

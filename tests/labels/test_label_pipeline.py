@@ -119,9 +119,10 @@ def test_a_raw_purchase_log_without_a_customers_file_runs_end_to_end(tmp_path):
     assert metrics["models"][metrics["best"]]["roc_auc"] > 0.6
     page = (root / "reports" / "index.html").read_text(encoding="utf-8")
     assert 'id="over-time"' in page and "out of time" in page and "repeat_90d" in page
-    # Scoring next period needs no customers file either: everyone in the log, as of its latest event.
-    run_command([sys.executable, "-m", "pipeline.predict", "--events",
-                 "data/raw/purchases.csv", "--out", "scores.csv"], root)
+    # Scoring next period needs no customers file either: everyone in the log, as of the day after its export.
+    as_of = pd.to_datetime(sim.events["timestamp"]).max().normalize() + pd.Timedelta(days=1)
+    run_command([sys.executable, "-m", "pipeline.predict", "--events", "data/raw/purchases.csv",
+                 "--as-of", as_of.isoformat(), "--out", "scores.csv"], root)
     scores = pd.read_csv(root / "scores.csv", dtype={"customer_id": str})
     assert len(scores) == sim.events["customer_id"].nunique() and scores["probability"].between(0, 1).all()
     assert (root / "scores.drift.json").is_file()
@@ -130,7 +131,6 @@ def test_a_raw_purchase_log_without_a_customers_file_runs_end_to_end(tmp_path):
     from pipeline.webapp.uploads import MAX_UPLOAD_ROWS, Caps, Upload, score_uploads
 
     raw = (root / "data" / "raw" / "purchases.csv").read_bytes()
-    as_of = pd.to_datetime(sim.events["timestamp"]).max() + pd.Timedelta(seconds=1)   # the CLI's default as-of
     uploaded = score_uploads(Scorer.load(root), None, Upload("purchases.csv", raw), as_of,
                              Caps(MAX_UPLOAD_ROWS, len(raw))).frame
     pd.testing.assert_frame_equal(uploaded.reset_index(drop=True)[["customer_id", "probability"]],
