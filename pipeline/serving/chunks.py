@@ -5,12 +5,11 @@ The event log is read once in batches and each event is appended to the temp fil
 customer is in (CSV events stay text, so each part is parsed exactly as the whole file would be;
 Parquet parts keep the file's types); events of customers not being scored are ignored and counted by the
 rule of the whole-file path (pipeline/serving/ids.py). Scoring chunk i then reads customers chunk i and event
-part i: memory is bounded by the chunk size, not by the file size. Every read raises InputError, never a
-pandas/pyarrow traceback (`reading`).
+part i: memory is bounded by the chunk size, not by the file size. Every read goes through the one reader
+(pipeline/core/reader.py), which raises InputError, never a pandas/pyarrow traceback.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import logging
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.core.errors import InputError, show_values
-from pipeline.core.io import read_table
+from pipeline.core.reader import header, iter_table, read_columns, read_table
 from pipeline.data.validate_customers import clean_ids, columns_hint, distinct, rows_where
 from pipeline.serving.ids import IdMatch
 
@@ -36,50 +35,21 @@ def _is_csv(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-@contextlib.contextmanager
-def reading(path: Path, role: str) -> Iterator[None]:
-    """pandas' and pyarrow's read errors (a UTF-16 CSV, a CSV named .parquet, a torn file) as one InputError."""
-    try:
-        yield
-    except InputError:
-        raise
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: cannot read the {role} file: it is not UTF-8 text; save it as CSV UTF-8.") from None
-    except (ValueError, OSError, pa.ArrowException, pd.errors.ParserError) as err:
-        kind = "CSV" if _is_csv(path) else "Parquet"
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise InputError(f"{path}: cannot read the {role} file as {kind}: {reason}") from None
-
-
 def columns_of(path: Path, role: str) -> list[str]:
-    """The header, read without the rows (read_table's checks for a missing/empty/odd file first)."""
-    if not path.is_file() or path.stat().st_size == 0 or path.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        read_table(path, role)    # raises its one-line InputError
-    with reading(path, role):
-        if _is_csv(path):
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
-        return list(pq.ParquetFile(path).schema_arrow.names)
+    """The header, read without the rows (the reader's checks for a missing, empty or odd file first)."""
+    return header(path, role)
 
 
 def has_rows(path: Path, role: str) -> bool:
     """False for a file with a header and no rows (an events file saying "no events yet")."""
-    columns_of(path, role)
-    with reading(path, role):
-        if _is_csv(path):
-            return len(pd.read_csv(path, nrows=1, dtype=str)) > 0
-        return pq.ParquetFile(path).metadata.num_rows > 0
+    return any(len(chunk) for chunk in iter_table(path, role, EVENT_BATCH))
 
 
 def read_id_column(path: Path, column: str, role: str) -> pd.Series:
     """The file's id column alone, as stripped text, checked blank-free (an event log repeats ids)."""
     if column not in (names := columns_of(path, role)):
         raise InputError(f"{path}: id column '{column}' not found (params data.id_column); columns are {columns_hint(names)}.")
-    with reading(path, role):
-        if _is_csv(path):
-            raw = pd.read_csv(path, usecols=[column], dtype={column: str})[column]
-        else:
-            raw = pq.read_table(path, columns=[column]).column(0).to_pandas().astype("string")
-    return clean_ids(raw, str(path), column)
+    return clean_ids(read_columns(path, role, [column], (column,))[column], str(path), column)
 
 
 def read_ids(path: Path, column: str, role: str) -> pd.Series:
@@ -92,18 +62,9 @@ def read_ids(path: Path, column: str, role: str) -> pd.Series:
 
 
 def iter_customers(path: Path, column: str, size: int) -> Iterator[pd.DataFrame]:
-    """The customers file `size` rows at a time, ids as text (like read_table); each chunk's RangeIndex starts at
-    its first row's position in the file, so messages name file rows."""
-    with reading(path, "customers"):
-        if _is_csv(path):
-            yield from pd.read_csv(path, dtype={column: str}, chunksize=size)   # pandas continues the index
-            return
-        start = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=size):
-            frame = batch.to_pandas().set_axis(pd.RangeIndex(start, start + batch.num_rows))
-            frame[column] = frame[column].astype("string").astype(object).where(frame[column].notna(), None)
-            start += len(frame)
-            yield frame
+    """The customers file `size` rows at a time, read as the whole file is read (pipeline/core/reader.py: CSV cells
+    as text, so a chunk of digit-only codes keeps '007'); each chunk's index holds its rows' file positions."""
+    yield from iter_table(path, "customers", size, (column,))
 
 
 @dataclass
@@ -114,15 +75,9 @@ class EventParts:
 
 
 def _batches(path: Path) -> Iterator[pd.DataFrame]:
-    """The event log in batches, each indexed by its rows' positions in the file."""
-    with reading(path, "events"):
-        if _is_csv(path):   # text in, text out: the parts parse exactly like the whole file
-            yield from pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=EVENT_BATCH)
-            return
-        start = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=EVENT_BATCH):
-            yield batch.to_pandas().set_axis(pd.RangeIndex(start, start + batch.num_rows))
-            start += batch.num_rows
+    """The event log in batches, each indexed by its rows' positions in the file (CSV cells stay text, so each
+    part is parsed exactly like the whole file)."""
+    yield from iter_table(path, "events", EVENT_BATCH)
 
 
 def partition_events(path: Path, ids: pd.Series, size: int, workdir: Path, id_column: str,
@@ -172,10 +127,5 @@ def _append(writers: dict, i: int, path: Path, rows: pd.DataFrame, close: bool =
 
 
 def read_part(path: Path, id_column: str) -> pd.DataFrame:
-    """One chunk's events (possibly no rows), ids as text."""
-    if _is_csv(path):
-        return pd.read_csv(path, dtype={id_column: str})
-    frame = pd.read_parquet(path)
-    frame[id_column] = frame[id_column].astype("string").astype(object).where(frame[id_column].notna(), None)
-    return frame
-
+    """One chunk's events (possibly no rows), read by the one reader, ids as text."""
+    return read_table(path, "events", (id_column,), allow_empty=True)

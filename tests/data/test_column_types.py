@@ -86,9 +86,19 @@ def test_true_false_text_is_one_zero(tmp_path, write_params):
 def test_a_date_column_becomes_days_before_the_reference_time(tmp_path, write_params, values):
     path = customers_csv(tmp_path, {"signup": values})
     data = run(load_params(params_for(write_params, path, cutoff="2025-02-01")))
-    assert data.meta["numeric"] == ["signup"] and data.meta["dates"] == ["signup"] and not data.meta["categorical"]
+    assert data.meta["numeric"] == ["signup"] and data.meta["dates"] == {"signup": "ISO8601"}
+    assert not data.meta["categorical"]
     first = pd.concat([data.train, data.test]).sort_values("customer_id")["signup"].tolist()[0]
     assert first == pytest.approx((pd.Timestamp("2025-02-01") - pd.Timestamp(values[0])) / pd.Timedelta(days=1))
+
+
+def test_day_first_dates_are_read_day_first_on_the_whole_column(tmp_path, write_params):
+    # '03/04/2024' alone could be either; '13/04/2024' in the same column says the day comes first
+    path = customers_csv(tmp_path, {"signup": ["03/04/2024", "13/04/2024", "28/02/2024"]})
+    data = run(load_params(params_for(write_params, path, cutoff="2025-01-01")))
+    assert data.meta["dates"] == {"signup": "day-first"}
+    first = pd.concat([data.train, data.test]).sort_values("customer_id")["signup"].tolist()[0]
+    assert first == (pd.Timestamp("2025-01-01") - pd.Timestamp("2024-04-03")).days
 
 
 def test_parquet_dates_and_excel_day_zero(tmp_path, write_params):
@@ -97,7 +107,7 @@ def test_parquet_dates_and_excel_day_zero(tmp_path, write_params):
     path = tmp_path / "c.parquet"
     frame.to_parquet(path)
     data = run(load_params(params_for(write_params, str(path), cutoff="2025-01-01")))
-    assert data.meta["dates"] == ["signup"]
+    assert data.meta["dates"] == {"signup": "datetime"}
     assert pd.concat([data.train, data.test])["signup"].isna().sum() == 10           # day zero is no date
     assert any("implausible dates" in w and "'signup'" in w for w in data.meta["warnings"])
 
