@@ -160,7 +160,7 @@ def customers_of_events(scorer: Scorer, events: Path | None, work: Path) -> Path
 
 
 def score_uploads(scorer: Scorer, customers: Upload | None, events: Upload | None, as_of: pd.Timestamp, caps: Caps,
-                  reference: DriftReference | None = None) -> UploadScores:
+                  reference: DriftReference | None = None, no_events: bool = False) -> UploadScores:
     """Uploaded files -> ranked scores and drift as predict writes them; InputError (naming the upload) on bad input."""
     with tempfile.TemporaryDirectory(prefix="app-upload-") as tmp, captured_notes() as notes:
         work = Path(tmp)
@@ -168,10 +168,12 @@ def score_uploads(scorer: Scorer, customers: Upload | None, events: Upload | Non
             ev = None if events is None else save(events, work / "events", caps)
             cu = (customers_of_events(scorer, ev, work) if customers is None
                   else save(customers, work / "customers", caps))
-            job = batch.BatchJob(cu, ev, work / "scores.csv", as_of=as_of, chunk_size=CHUNK_SIZE)
+            job = batch.BatchJob(cu, ev, work / "scores.csv", as_of=as_of, chunk_size=CHUNK_SIZE,
+                                 no_events=no_events and ev is None)
             scored = batch.score_file(scorer, job, reference)
         except InputError as err:
             raise InputError(_user_paths(str(err), work)) from None
-    drift = None if scored.drift is None or reference is None else summarize(reference, scored.drift)
+    drift = None if scored.drift is None or reference is None else \
+        {"as_of": as_of.isoformat() if scorer.uses_time else ""} | summarize(reference, scored.drift)
     shown = list(dict.fromkeys(_user_paths(n, work) for n in notes))   # each distinct note once, in order
     return UploadScores(add_rank(scored.frame), drift, shown, as_of)

@@ -70,11 +70,11 @@ def cached_known(root: str, family: str) -> tuple[pd.DataFrame, pd.DataFrame | N
 
 @st.cache_data(max_entries=8, show_spinner="Scoring the upload ...")
 def cached_upload(root: str, family: str, threshold: float, as_of: str, customers_sha: str | None,
-                  events_sha: str | None, caps: tuple[int, int], _scorer: Scorer, _reference: DriftReference | None,
-                  _customers: Upload | None, _events: Upload | None) -> UploadScores:
+                  events_sha: str | None, caps: tuple[int, int], no_events: bool, _scorer: Scorer,
+                  _reference: DriftReference | None, _customers: Upload | None, _events: Upload | None) -> UploadScores:
     """Scores of uploaded files, keyed by their content, the as-of and the model: a rerun does not rescore.
     (Streamlit hashes the arguments without a leading underscore; the others are what those keys stand for.)"""
-    return score_uploads(_scorer, _customers, _events, pd.Timestamp(as_of), Caps(*caps), _reference)
+    return score_uploads(_scorer, _customers, _events, pd.Timestamp(as_of), Caps(*caps), _reference, no_events)
 
 
 def leaderboard(root: Path, metrics: dict[str, Any] | None) -> None:
@@ -161,6 +161,10 @@ def upload(scorer: Scorer, reference: DriftReference | None, root: Path, caps: C
     events = st.file_uploader("Events (optional)" if not events_only else "Events (CSV or Parquet)",
                               type=["csv", "parquet"], key="events_file")
     as_of = as_of_input()
+    # said, never assumed: an events model scored without events treats everyone as inactive
+    no_events = scorer.transform.builder.events is not None and events is None and st.checkbox(
+        "These customers have no events yet", key="no_events",
+        help="Without an events file the model's event features are those of a customer with no activity.")
     st.session_state.pop("upload_scores", None)
     st.session_state.pop("upload_drift", None)
     if customers is None and not (events_only and events is not None):
@@ -168,7 +172,7 @@ def upload(scorer: Scorer, reference: DriftReference | None, root: Path, caps: C
     files = [None if f is None else Upload(f.name, f.getvalue()) for f in (customers, events)]
     digests = [None if f is None else f.digest() for f in files]
     scored = cached_upload(str(root), scorer.family, scorer.threshold, as_of.isoformat(), *digests,
-                           (caps.max_rows, caps.max_bytes), scorer, reference, *files)
+                           (caps.max_rows, caps.max_bytes), no_events, scorer, reference, *files)
     for note in scored.notes:
         st.info(note)
     frame = scored.frame

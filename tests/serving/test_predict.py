@@ -353,13 +353,17 @@ def test_out_in_a_new_folder_is_created_and_removed_again_on_bad_input(project, 
 
 
 @pytest.mark.parametrize("chunk", ["100000", "3"])
-def test_unreadable_files_are_one_line(project, files, tmp_path, capsys, chunk):
+def test_utf16_files_score_as_utf8_and_a_misnamed_file_is_one_line(project, files, tmp_path, capsys, chunk):
     customers, events = files
     text = customers.read_text()
-    (tmp_path / "utf16.csv").write_text(text, encoding="utf-16")
-    (tmp_path / "csv.parquet").write_text(text)
+    (tmp_path / "utf16.csv").write_text(text, encoding="utf-16")        # Excel's "Unicode text"
     (tmp_path / "events16.csv").write_text(events.read_text(), encoding="utf-16")
-    for cust, ev in [("utf16.csv", events), ("csv.parquet", events), (customers, tmp_path / "events16.csv")]:
-        err = fails(project, capsys, "--customers", tmp_path / cust, "--events", ev, "--model", "xgb", *AT,
-                    "--chunk-size", chunk, "--out", tmp_path / "s.csv")
-        assert str(tmp_path / cust) in err or str(ev) in err, err
+    (tmp_path / "csv.parquet").write_text(text)
+    run(project, "--customers", customers, "--events", events, "--model", "xgb", *AT, "--chunk-size", chunk,
+        "--out", tmp_path / "utf8.csv")
+    run(project, "--customers", tmp_path / "utf16.csv", "--events", tmp_path / "events16.csv", "--model", "xgb",
+        *AT, "--chunk-size", chunk, "--out", tmp_path / "utf16_scores.csv")
+    assert (tmp_path / "utf16_scores.csv").read_bytes() == (tmp_path / "utf8.csv").read_bytes()
+    err = fails(project, capsys, "--customers", tmp_path / "csv.parquet", "--events", events, "--model", "xgb", *AT,
+                "--chunk-size", chunk, "--out", tmp_path / "s.csv")
+    assert str(tmp_path / "csv.parquet") in err and "not Parquet" in err, err

@@ -191,6 +191,7 @@ def test_an_upload_far_from_training_shows_the_drift_warning_naming_the_feature(
     ("text.csv", make_customers(6).assign(age="forty").to_csv(index=False).encode(), ["text.csv", "'age'", "forty"]),
 ])
 def test_a_malformed_upload_shows_the_one_line_error_not_a_traceback(app, name, content, words):
+    app.checkbox(key="no_events").check()
     app.file_uploader(key="customers_file").set_value((name, content, "text/csv")).run()
     assert not app.exception
     assert len(app.error) == 1
@@ -198,6 +199,15 @@ def test_a_malformed_upload_shows_the_one_line_error_not_a_traceback(app, name, 
     assert message.startswith("error: ") and "\n" not in message
     assert all(word in message for word in words), message
     assert "upload_scores" not in app.session_state and "upload_drift" not in app.session_state
+
+
+def test_an_events_model_needs_events_or_the_no_events_box(app, project):
+    customers, _ = raw_test_rows(project)
+    app.file_uploader(key="customers_file").set_value(("new.csv", customers.to_csv(index=False).encode(), "text/csv"))
+    app.run()
+    assert not app.exception and len(app.error) == 1 and "--no-events" in app.error[0].value
+    app.checkbox(key="no_events").check().run()
+    assert not app.error and len(app.session_state["upload_scores"]) == len(customers)
 
 
 def test_a_project_without_a_drift_reference_still_scores_uploads_and_says_so(project, tmp_path, monkeypatch):
@@ -209,6 +219,7 @@ def test_a_project_without_a_drift_reference_still_scores_uploads_and_says_so(pr
     monkeypatch.setenv(ROOT_ENV, str(old))
     at = AppTest.from_file(APP, default_timeout=120).run()
     customers, _ = raw_test_rows(project)
+    at.checkbox(key="no_events").check()
     at.file_uploader(key="customers_file").set_value(("new.csv", customers.to_csv(index=False).encode(), "text/csv"))
     at.run()
     assert not at.exception and not at.error and len(at.session_state["upload_scores"]) == len(customers)
