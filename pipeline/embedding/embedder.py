@@ -184,7 +184,9 @@ class SequenceEmbedder(BaseEstimator):
 
         net = EncoderNet(self.n_types_, self.n_channels_, self.type_dim, self.dim)
         net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in self.weights_.items()})
-        net.eval()
+        # float64, rounded to float32 after: float32 kernels round with the batch's shape, so a customer's columns
+        # moved in the 7th digit with the customers encoded beside him (whole-file against chunked scoring)
+        net.double().eval()
         out = []
         with torch.no_grad():
             for start in range(0, len(batch), EVAL_BATCH):
@@ -192,8 +194,9 @@ class SequenceEmbedder(BaseEstimator):
                 lengths = batch.lengths[start:stop].astype(np.int64)
                 width = max(int(lengths.max()) if len(lengths) else 1, 1)
                 out.append(net(torch.from_numpy(batch.types[start:stop, :width].astype(np.int64)),
-                               torch.from_numpy(np.ascontiguousarray(batch.values[start:stop, :width])),
-                               torch.from_numpy(lengths)).numpy().astype(np.float64))
+                               torch.from_numpy(np.ascontiguousarray(batch.values[start:stop, :width],
+                                                                     dtype=np.float64)),
+                               torch.from_numpy(lengths)).float().numpy().astype(np.float64))
         return np.concatenate(out) if out else np.zeros((0, self.dim))
 
     def _check_params(self) -> None:

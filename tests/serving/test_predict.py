@@ -100,10 +100,6 @@ def test_chunked_scoring_writes_the_same_bytes_as_scoring_at_once(project, files
         for out in (f"chunks{size}.csv", f"chunks{size}.parquet"):
             run(project, "--customers", customers, "--events", events, "--model", family, *AT,
                 "--chunk-size", size, "--out", tmp_path / out)
-        if family == "lstm":   # float32 GRU arithmetic varies in the last bits with the batch (models/sequence)
-            chunked, whole = read(tmp_path / f"chunks{size}.csv"), read(tmp_path / "whole.csv")
-            np.testing.assert_allclose(chunked["probability"], whole["probability"], rtol=0, atol=1e-6)
-            continue
         assert (tmp_path / f"chunks{size}.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes(), size
         assert (tmp_path / f"chunks{size}.parquet").read_bytes() == (tmp_path / "whole.parquet").read_bytes(), size
 

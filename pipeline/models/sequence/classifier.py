@@ -9,6 +9,8 @@ of its own training rows, and records each epoch's gradient norms (before clippi
 """
 from __future__ import annotations
 
+import copy
+
 import json
 import logging
 import math
@@ -193,12 +195,25 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
                 out.append(self.module_(batch.types, batch.values, batch.lengths, batch.static).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
+    @torch.no_grad()
+    def _exact_logits(self, data: Tensors) -> np.ndarray:
+        """Logits computed in float64 and rounded to float32: float32 kernels round differently with the batch's
+        shape, so a customer's score moved in the 8th digit with the other customers scored beside him; in
+        float64 the batch's share is far below float32's last bit (whole-file and chunked scores are the same bytes)."""
+        module = copy.deepcopy(self.module_).double().eval()
+        out = []
+        for start in range(0, len(data.lengths), EVAL_BATCH):
+            batch = batch_to(data, np.arange(start, min(start + EVAL_BATCH, len(data.lengths))), torch.device("cpu"))
+            out.append(module(batch.types, batch.values, batch.lengths, batch.static).float())
+        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+
     def predict_proba(self, X: SequenceBatch) -> np.ndarray:
         """[n, 2] probabilities of classes_[0] and classes_[1]."""
         check_is_fitted(self, "module_")
         device = next(self.module_.parameters()).device
         with compute_settings(device, self.num_threads):
-            logits = self._logits(self._tensors(X), np.arange(len(X)), device)
+            logits = self._exact_logits(self._tensors(X)) if device.type == "cpu" else \
+                self._logits(self._tensors(X), np.arange(len(X)), device)
         p = expit(logits.astype(np.float64))
         return np.column_stack([1.0 - p, p])
 
