@@ -81,7 +81,7 @@ def test_unknown_cell_is_a_one_line_error(tmp_path, features, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run(tmp_path, features, cells=["lstm", "mamba"])
     assert exit_info.value.code == 2
-    assert "'cells.cells' must be a list with every entry one of ['rnn'" in capsys.readouterr().err
+    assert "cells.cells holds unknown cell(s) ['mamba']" in capsys.readouterr().err
 
 
 def test_sample_is_stratified_and_seeded():
