@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pipeline.core.errors import InputError
@@ -32,6 +33,7 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")       # in order of preference when several split the sample evenly
 SAMPLE_BYTES = 1 << 20                   # enough lines to decide the encoding and the delimiter
 SAMPLE_LINES = 200
+CSV_BLOCK_BYTES = 1 << 24                # pyarrow's read unit: 16 MiB of text per batch
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"                # .xlsx (and any zip)
 SEP_LINE = re.compile(r"^\s*sep=(.)\s*$")  # Excel's first line naming the delimiter
@@ -231,20 +233,33 @@ def _chunks(layout: Layout, rows: int | None, string_columns: tuple[str, ...], w
 
 def _csv_chunks(layout: Layout, rows: int | None, string_columns: tuple[str, ...],
                 columns: list[str] | None) -> Iterator[pd.DataFrame]:
-    """Every cell as text; only an empty cell is missing ('NA' may be Namibia, '?' is decided per column)."""
+    """Every cell as text; only an empty cell is missing ('NA' may be Namibia, '?' is decided per column).
+    pyarrow's streaming CSV reader (4x pandas' text parsing), re-cut into frames of `rows` rows."""
     names = list(layout.columns)
-    usecols = None if columns is None else [names.index(c) for c in columns]
-    with open(layout.path, encoding=layout.encoding, newline="") as handle:
-        for _ in range(layout.skip):
-            handle.readline()
-        read = pd.read_csv(handle, sep=layout.delimiter, header=0, names=names, usecols=usecols, dtype=str,
-                           keep_default_na=False, na_values=[""], chunksize=rows, engine="c")
-        if rows is None:
-            yield _ids_as_objects(_empty_names(read, layout), string_columns)
-            return
-        with read as chunks:   # pandas continues the RangeIndex across chunks: file rows
-            for chunk in chunks:
-                yield _ids_as_objects(_empty_names(chunk, layout), string_columns)
+    reader = pacsv.open_csv(
+        layout.path,
+        read_options=pacsv.ReadOptions(skip_rows=layout.skip + 1, column_names=names, encoding=layout.encoding,
+                                       block_size=CSV_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
+                                             strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                             include_columns=columns))
+    start, pending = 0, []
+    for batch in reader:
+        pending.append(batch)
+        while rows is not None and sum(b.num_rows for b in pending) >= rows:
+            table = pa.Table.from_batches(pending)
+            pending = [b for b in table.slice(rows).to_batches() if b.num_rows]
+            yield _frame(table.slice(0, rows), start, layout, string_columns)
+            start += rows
+    if pending or start == 0:
+        table = pa.Table.from_batches(pending, schema=reader.schema)
+        yield _frame(table, start, layout, string_columns)
+
+
+def _frame(table: pa.Table, start: int, layout: Layout, string_columns: tuple[str, ...]) -> pd.DataFrame:
+    frame = table.to_pandas().set_axis(pd.RangeIndex(start, start + table.num_rows))   # file rows
+    return _ids_as_objects(_empty_names(frame, layout), string_columns)
 
 
 def _ids_as_objects(frame: pd.DataFrame, string_columns: tuple[str, ...]) -> pd.DataFrame:

@@ -146,14 +146,17 @@ def decide_format(text: pd.Series, file_label: str, column: str, dayfirst: bool 
     if text.empty:
         return TimeFormat(ISO)
     iso = text.str.contains(ISO_START, regex=True).fillna(False).astype(bool)
-    fields = _fields(text)
+    if 2 * iso.sum() > len(text):
+        return TimeFormat(ISO)    # most values are ISO: no need to pull the numeric fields of millions of them
+    rest = text[~iso]
+    fields = _fields(rest)
     numeric = fields["a"].notna()
-    other = ~iso & ~numeric
+    other = ~numeric
     if iso.sum() >= max(numeric.sum(), other.sum()):
         return TimeFormat(ISO)
     if numeric.sum() >= other.sum():
-        return TimeFormat(_order(text[numeric], fields[numeric], file_label, column, dayfirst))
-    pattern = guess_datetime_format(str(text[other].iloc[0]), dayfirst=bool(dayfirst))
+        return TimeFormat(_order(rest[numeric], fields[numeric], file_label, column, dayfirst))
+    pattern = guess_datetime_format(str(rest[other].iloc[0]), dayfirst=bool(dayfirst))
     if pattern is None:
         raise InputError(f"{file_label}: column '{column}' has timestamps in a format that cannot be recognised, "
                          f"e.g. {show_values(_distinct(text))} at {show_rows(rows_of(text.notna()), len(text))}; "
