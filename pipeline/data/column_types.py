@@ -18,6 +18,16 @@ import numpy as np
 import pandas as pd
 
 from pipeline.core.errors import InputError, show_rows, show_values
+from pipeline.data.timestamps import (
+    EARLIEST,
+    ISO_START,
+    NATIVE,
+    NUMERIC_DATE,
+    TimeFormat,
+    decide_format,
+    parse_text,
+    rows_of,
+)
 
 PLACEHOLDERS = frozenset({"?", "??", "-", "--", "---", ".", "n/a", "na", "n.a.", "nan", "null", "none", "#n/a",
                           "#na", "#value!", "#div/0!", "missing", "(blank)", "(null)"})
@@ -88,7 +98,7 @@ def parse_numbers(text: pd.Series, file_label: str, column: str, decimal_comma: 
         return _numbers(text, values, holders, NumberFormat(), booleans=True)
     if candidates.str.match(_NUMBER_LIKE).mean() < MOSTLY:
         return _numbers(text, pd.Series(np.nan, index=text.index), holders, NumberFormat())
-    fmt = decide_format(candidates, file_label, column, decimal_comma, known)
+    fmt = decide_number_format(candidates, file_label, column, decimal_comma, known)
     mapping = {v: _parse_one(v, fmt) for v in candidates}
     values = text.map(mapping).astype("float64")
     return _numbers(text, values, holders, fmt)
@@ -121,13 +131,13 @@ def _strip(value: str, fmt_currency: str = "") -> tuple[str, str, bool, bool]:
     return s, currency, negative, percent
 
 
-def decide_format(values: pd.Series, file_label: str, column: str, decimal_comma: bool | None = None,
-                  known: NumberFormat | None = None) -> NumberFormat:
+def decide_number_format(values: pd.Series, file_label: str, column: str, decimal_comma: bool | None = None,
+                         known: NumberFormat | None = None) -> NumberFormat:
     """The one format of the distinct non-placeholder values (their majority decides; misfits are 'bad')."""
     stripped = [_strip(v) for v in values.tolist()]
     currencies = {c for _, c, _, _ in stripped if c}
     currency = currencies.pop() if len(currencies) == 1 else ""
-    percent = any(p for *_, p in stripped) and all(p for *_, p in stripped if _)
+    percent = bool(stripped) and all(p for *_, p in stripped)   # every value in percent, or none read so
     bodies = [b for b, *_ in stripped]
     with_comma = [b for b in bodies if "," in b]
     with_dot = [b for b in bodies if "." in b]
@@ -188,7 +198,6 @@ def format_from(meta: dict | None) -> NumberFormat | None:
 
 # --- dates ---------------------------------------------------------------------------------------------------------
 
-EARLIEST_DATE = pd.Timestamp("1900-01-02")   # Excel's day zero (1899-12-30/31, 1900-01-00) and earlier: not a date
 
 
 def is_date_dtype(series: pd.Series) -> bool:
@@ -207,16 +216,6 @@ def parse_dates(series: pd.Series, file_label: str, column: str, dayfirst: bool 
     at least DATE_SHARE of the values are written as dates (ISO 8601, or day-/month-first decided on the whole
     column by pipeline/data/timestamps.py; the rest is an error naming the rows); else None.
     Excel's day zero and earlier are implausible: the caller reads them as missing, warned."""
-    from pipeline.data.timestamps import (
-        ISO_START,
-        NATIVE,
-        NUMERIC_DATE,
-        TimeFormat,
-        decide_format,
-        parse_text,
-        rows_of,
-    )
-
     if is_date_dtype(series):
         parsed, spec = pd.to_datetime(series, utc=True).dt.tz_localize(None), NATIVE
     else:
@@ -233,7 +232,7 @@ def parse_dates(series: pd.Series, file_label: str, column: str, dayfirst: bool 
                              f"{show_rows(rows_of(bad))}: {show_values(series[bad].head(5).tolist())}; write "
                              "every date the same way, or list the column in data.categorical.")
     parsed = parsed.astype("datetime64[ns]")
-    return parsed, parsed.notna() & (parsed < EARLIEST_DATE), spec
+    return parsed, parsed.notna() & (parsed < EARLIEST), spec
 
 
 DATE_SHARE = 0.9

@@ -41,7 +41,8 @@ def reference_time(src: Sources, events: CleanEvents | ChunkedEvents | None) -> 
     events strictly before it), else none."""
     if src.cutoff is not None or events is None:
         return src.cutoff
-    return _event_facts(events)[1] + pd.Timedelta(seconds=1)
+    latest = events.latest if isinstance(events, ChunkedEvents) else events.frame[TIMESTAMP].max()
+    return latest + pd.Timedelta(seconds=1)
 
 
 def require_signal(customers: CleanCustomers, events: object, file_label: str) -> None:

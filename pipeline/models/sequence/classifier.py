@@ -185,26 +185,16 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         return float(total) / max(seen, 1), norm_summary(norms)
 
     @torch.no_grad()
-    def _logits(self, data: Tensors, rows: np.ndarray, device: torch.device) -> np.ndarray:
-        """Logits for `rows` in eval mode (batch norm uses its running statistics)."""
-        self.module_.eval()
+    def _logits(self, data: Tensors, rows: np.ndarray, device: torch.device,
+                module: nn.Module | None = None) -> np.ndarray:
+        """Logits for `rows` in eval mode (batch norm uses its running statistics), as float32."""
+        module = self.module_ if module is None else module
+        module.eval()
         out = []
         for start in range(0, len(rows), EVAL_BATCH):
             batch = batch_to(data, rows[start:start + EVAL_BATCH], device)
             with autocast(device):
-                out.append(self.module_(batch.types, batch.values, batch.lengths, batch.static).float().cpu())
-        return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
-
-    @torch.no_grad()
-    def _exact_logits(self, data: Tensors) -> np.ndarray:
-        """Logits computed in float64 and rounded to float32: float32 kernels round differently with the batch's
-        shape, so a customer's score moved in the 8th digit with the other customers scored beside him; in
-        float64 the batch's share is far below float32's last bit (whole-file and chunked scores are the same bytes)."""
-        module = copy.deepcopy(self.module_).double().eval()
-        out = []
-        for start in range(0, len(data.lengths), EVAL_BATCH):
-            batch = batch_to(data, np.arange(start, min(start + EVAL_BATCH, len(data.lengths))), torch.device("cpu"))
-            out.append(module(batch.types, batch.values, batch.lengths, batch.static).float())
+                out.append(module(batch.types, batch.values, batch.lengths, batch.static).float().cpu())
         return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
     def predict_proba(self, X: SequenceBatch) -> np.ndarray:
@@ -212,8 +202,10 @@ class SequenceClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         device = next(self.module_.parameters()).device
         with compute_settings(device, self.num_threads):
-            logits = self._exact_logits(self._tensors(X)) if device.type == "cpu" else \
-                self._logits(self._tensors(X), np.arange(len(X)), device)
+            # On the CPU in float64, rounded to float32 after: float32 kernels round with the batch's shape, so a
+            # customer's score moved in the 8th digit with the customers scored beside him (whole file vs chunks).
+            exact = copy.deepcopy(self.module_).double() if device.type == "cpu" else None
+            logits = self._logits(self._tensors(X), np.arange(len(X)), device, exact)
         p = expit(logits.astype(np.float64))
         return np.column_stack([1.0 - p, p])
 
